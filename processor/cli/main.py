@@ -1,0 +1,94 @@
+"""``spectssp`` entry point: a thin parser over typed functions.
+
+Heavy libraries (torch, ants) are imported inside the commands that need them, so ``--help``
+answers at once. Expected failures (:class:`SpectSSPError`) print one line with a code;
+configuration errors exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from pathlib import Path
+
+from processor import __version__, RESEARCH_BANNER
+from processor.errors import ConfigError, SpectSSPError
+
+# Order shown in --help. A command exists only when its module does.
+COMMANDS = ["process", "watch", "status", "inspect", "phantom", "normaldb", "train", "evaluate", "demo"]
+
+EPILOG = f"""\
+Typical site workflow:
+  spectssp normaldb build NORMALS/ --out site.ndb
+  spectssp train --normaldb site.ndb --out site-model/
+  spectssp process STUDY/ --out results/ --config site.yaml
+  spectssp watch --config site.yaml
+
+{RESEARCH_BANNER}. The bundled normal database and model are built from digital phantoms,
+for demonstration and tests only: build your own from your own normal studies.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spectssp",
+        description="Brain perfusion SPECT: MNI registration, 3D-SSP Z-score maps, AD/DLB/NC "
+                    "classification, DICOM results for PACS.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"spectssp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        modname = f"processor.cli.{name}"
+        if importlib.util.find_spec(modname) is None:
+            continue
+        module = importlib.import_module(modname)
+        p = module.add_parser(sub)
+        p.add_argument("-v", "--verbose", action="count", default=0, help="more console output (-vv: debug)")
+        p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+        p.add_argument("--log-dir", type=Path, default=None,
+                       help="where the DEBUG log file of this run goes (default: paths.state/logs "
+                            "for the daemon, none otherwise)")
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    from processor import logsetup
+    verbosity = -1 if args.quiet else args.verbose
+    logsetup.configure(verbosity, args.log_dir, ["spectssp", *argv])
+    log = logging.getLogger("spectssp")
+    try:
+        return int(args._run(args) or 0)
+    except ConfigError as exc:
+        print(f"spectssp: error [{exc.code}] {exc.message}", file=sys.stderr)
+        return 2
+    except SpectSSPError as exc:
+        print(f"spectssp: error [{exc.code}] {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("spectssp: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception:  # last resort: a bug. Full trace to the log file, one line to the user.
+        log.debug("unexpected error", exc_info=True)
+        print("spectssp: error [internal_error] an unexpected error occurred; run with -vv or see "
+              "the log file for details, and report it.", file=sys.stderr)
+        if verbosity > 0:
+            import traceback
+            traceback.print_exc()
+        return 70
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Configuration: one schema with defaults, validated once at load.
+
+Every setting has a default here; a site's YAML file only lists what it changes. Unknown keys,
+wrong types and missing files are reported in one sentence naming the key (exit code 2 in the
+CLI). The shipped ``config.yaml`` documents every key; a test keeps the two in step.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from processor.errors import ConfigError
+
+BUNDLED = "bundled"  # sentinel for the normal database / model shipped with the package
+
+
+@dataclass(frozen=True)
+class Key:
+    """One setting: accepted types, default, and a check returning an error sentence or None."""
+
+    types: tuple[type, ...]
+    default: Any
+    check: Any = None  # callable(value) -> str | None
+    nullable: bool = False
+
+
+def _positive(v: Any) -> str | None:
+    return None if v > 0 else "a positive number"
+
+
+def _non_negative(v: Any) -> str | None:
+    return None if v >= 0 else "a number >= 0"
+
+
+def _fraction(v: Any) -> str | None:
+    return None if 0 <= v <= 1 else "a number between 0 and 1"
+
+
+def _port(v: Any) -> str | None:
+    return None if 0 <= v <= 65535 else "a TCP port between 0 and 65535"
+
+
+def _one_of(*choices: str):
+    def check(v: Any) -> str | None:
+        return None if v in choices else "one of " + ", ".join(repr(c) for c in choices)
+    return check
+
+
+def _subset_of(*choices: str):
+    def check(v: Any) -> str | None:
+        bad = [x for x in v if x not in choices]
+        return None if not bad else "a list drawn from " + ", ".join(choices)
+    return check
+
+
+def _ae_title(v: Any) -> str | None:
+    ok = 0 < len(v.strip()) <= 16 and v.isascii() and "\\" not in v
+    return None if ok else "an AE title of 1 to 16 ASCII characters"
+
+
+NUM = (int, float)
+REFERENCES = ("GLB", "THL", "PNS", "CBL")
+
+SCHEMA: dict[str, Any] = {
+    "paths": {
+        "incoming": Key((str,), "/var/lib/spectssp/incoming"),
+        "output": Key((str,), "/var/lib/spectssp/output"),
+        "state": Key((str,), "/var/lib/spectssp/state"),
+    },
+    "scp": {
+        "enabled": Key((bool,), False),
+        "ae_title": Key((str,), "SPECTSSP", _ae_title),
+        "port": Key((int,), 11112, _port),
+        "allowed_calling_aets": Key((list,), []),
+        "max_pdu": Key((int,), 16384, _non_negative),
+    },
+    "destinations": Key((list,), []),
+    "normal_database": Key((str,), BUNDLED),
+    "model": Key((str,), BUNDLED, nullable=True),
+    "intake": {
+        "quiet_period_s": Key(NUM, 10.0, _positive),
+        "max_voxels": Key((int,), 64_000_000, _positive),
+        "max_file_mb": Key(NUM, 2048, _positive),
+        "tracer_policy": Key((str,), "warn", _one_of("reject", "warn")),
+        "min_slices": Key((int,), 16, _positive),
+    },
+    "registration": {
+        "stages": Key((list,), ["rigid", "affine", "syn"], _subset_of("rigid", "affine", "syn")),
+        "qc_threshold": Key(NUM, 0.85, _fraction),
+        "threads": Key((int,), 2, _positive),
+        "seed": Key((int,), 1, _non_negative),
+    },
+    "ssp": {
+        "depth_mm": Key(NUM, 13.5, _positive),
+        "z_threshold": Key(NUM, 2.0, _positive),
+    },
+    "render": {
+        "references": Key((list,), ["GLB", "THL", "CBL", "PNS"], _subset_of(*REFERENCES)),
+        "z_min": Key(NUM, 0.0, _non_negative),
+        "z_max": Key(NUM, 5.0, _positive),
+        "increase_sheet": Key((bool,), True),
+    },
+    "classifier": {
+        "indeterminate_below": Key(NUM, 0.5, _fraction),
+        "reference": Key((str,), "GLB", _one_of(*REFERENCES)),
+        "device": Key((str,), "cpu", _one_of("cpu", "cuda", "auto")),
+    },
+    "outputs": {
+        "series_number_sheet": Key((int,), 9901, _positive),
+        "series_number_gradcam": Key((int,), 9902, _positive),
+        "series_number_sr": Key((int,), 9903, _positive),
+        "png_report": Key((bool,), True),
+    },
+    "daemon": {
+        "workers": Key((int,), 0, _non_negative),  # 0 = from cores and memory
+        "max_attempts": Key((int,), 3, _positive),
+        "archive_inputs": Key((str,), "archive", _one_of("archive", "delete")),
+        "poll_interval_s": Key(NUM, 1.0, _positive),
+    },
+    "delivery": {
+        "retry_initial_s": Key(NUM, 5.0, _positive),
+        "retry_max_s": Key(NUM, 600.0, _positive),
+        "max_attempts": Key((int,), 0, _non_negative),  # 0 = retry forever
+        "timeout_s": Key(NUM, 30.0, _positive),
+    },
+}
+
+
+class Section(dict):
+    """A validated config section with attribute access (``cfg.ssp.depth_mm``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as exc:  # programming error, not user input
+            raise AttributeError(name) from exc
+
+
+def defaults() -> Section:
+    return _build(SCHEMA, {}, "", base_dir=Path.cwd())
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Section:
+    """Load and validate ``path`` over the defaults; relative paths resolve beside the file."""
+    if path is None:
+        return defaults()
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist or is not a file.")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML{where}.") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(p)!r} must be a mapping of settings at the top level.")
+    return _build(SCHEMA, data, "", base_dir=p.resolve().parent)
+
+
+def from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Section:
+    """Validate an in-memory mapping (tests, programmatic use)."""
+    return _build(SCHEMA, copy.deepcopy(data), "", base_dir=base_dir or Path.cwd())
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping"}
+    if types == NUM:
+        return "a number"
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _build(schema: dict[str, Any], data: dict[str, Any], prefix: str, base_dir: Path) -> Section:
+    unknown = sorted(set(data) - set(schema))
+    if unknown:
+        known = ", ".join(sorted(schema))
+        raise ConfigError(f"unknown setting {prefix + unknown[0]!r}; known settings here: {known}.")
+    out = Section()
+    for name, spec in schema.items():
+        dotted = prefix + name
+        if isinstance(spec, dict):
+            sub = data.get(name, {})
+            if sub is None:
+                sub = {}
+            if not isinstance(sub, dict):
+                raise ConfigError(f"setting {dotted!r} must be a mapping of settings.")
+            out[name] = _build(spec, sub, dotted + ".", base_dir)
+            continue
+        value = data.get(name, copy.deepcopy(spec.default))
+        out[name] = _check_value(dotted, spec, value)
+    _check_cross(out, prefix, base_dir)
+    return out
+
+
+def _check_value(dotted: str, spec: Key, value: Any) -> Any:
+    if value is None:
+        if spec.nullable:
+            return None
+        raise ConfigError(f"setting {dotted!r} must be {_type_name(spec.types)}, not empty.")
+    ok = isinstance(value, spec.types) and not (isinstance(value, bool) and bool not in spec.types)
+    if not ok:
+        raise ConfigError(
+            f"setting {dotted!r} must be {_type_name(spec.types)}, got {type(value).__name__} {value!r}.")
+    if spec.check is not None:
+        expected = spec.check(value)
+        if expected:
+            raise ConfigError(f"setting {dotted!r} must be {expected}, got {value!r}.")
+    return value
+
+
+def _check_cross(out: Section, prefix: str, base_dir: Path) -> None:
+    if prefix:
+        return
+    for key in ("normal_database", "model"):
+        value = out[key]
+        if value in (None, BUNDLED):
+            continue
+        p = Path(value)
+        if not p.is_absolute():
+            p = (base_dir / p).resolve()
+        if not p.exists():
+            raise ConfigError(f"setting {key!r} points to {str(p)!r}, which does not exist.")
+        out[key] = str(p)
+    for key in ("incoming", "output", "state"):
+        p = Path(out.paths[key])
+        out.paths[key] = str(p if p.is_absolute() else (base_dir / p).resolve())
+    dests = []
+    for i, d in enumerate(out.destinations):
+        where = f"destinations[{i}]"
+        if not isinstance(d, dict) or set(d) - {"name", "ae_title", "host", "port"} or not {"ae_title", "host", "port"} <= set(d):
+            raise ConfigError(f"setting {where!r} must be a mapping with ae_title, host, port (and optional name).")
+        if not isinstance(d["port"], int) or _port(d["port"]):
+            raise ConfigError(f"setting {where + '.port'!r} must be a TCP port between 0 and 65535.")
+        if not isinstance(d["ae_title"], str) or _ae_title(d["ae_title"]):
+            raise ConfigError(f"setting {where + '.ae_title'!r} must be an AE title of 1 to 16 ASCII characters.")
+        dests.append(Section(name=str(d.get("name", d["ae_title"])), ae_title=d["ae_title"],
+                             host=str(d["host"]), port=d["port"]))
+    out["destinations"] = dests
+    for aet in out.scp.allowed_calling_aets:
+        if not isinstance(aet, str) or _ae_title(aet):
+            raise ConfigError("setting 'scp.allowed_calling_aets' must list AE titles of 1 to 16 ASCII characters.")
+    if out.render.z_min >= out.render.z_max:
+        raise ConfigError("setting 'render.z_min' must be below 'render.z_max'.")
