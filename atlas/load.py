@@ -1,0 +1,84 @@
+"""Load the shipped standard space once per process (cached)."""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from atlas import voi
+from atlas.surface import VIEWS, Surface, pixel_labels, sample_indices
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@dataclass
+class Atlas:
+    """The MNI 2 mm grid with template, masks, VOI labels and the 3D-SSP surface."""
+
+    affine: np.ndarray          # 4x4 RAS voxel -> mm (nibabel convention)
+    template: np.ndarray        # SPECT-like template (float32)
+    brain: np.ndarray           # bool brain mask
+    labels: np.ndarray          # uint8 VOI labels (atlas.voi.LABELS)
+    gm: np.ndarray
+    wm: np.ndarray
+    surface: Surface
+    sha256: str
+    _samples: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.labels.shape)  # type: ignore[return-value]
+
+    @property
+    def voxel_mm(self) -> float:
+        return float(self.affine[0, 0])
+
+    def voi_mask(self, names: list[str] | tuple[str, ...] | str) -> np.ndarray:
+        if isinstance(names, str):
+            names = [names]
+        return np.isin(self.labels, [voi.LABELS[n] for n in names])
+
+    def reference_mask(self, ref: str) -> np.ndarray:
+        vois = voi.REFERENCE_VOIS[ref]
+        return self.brain.copy() if not vois else self.voi_mask(vois)
+
+    def samples(self, depth_mm: float) -> np.ndarray:
+        """(P, D) flat voxel indices for the SSP maximum, cached per depth."""
+        key = round(float(depth_mm), 3)
+        if key not in self._samples:
+            self._samples[key] = sample_indices(self.surface, self.shape, self.voxel_mm, depth_mm, self.brain)
+        return self._samples[key]
+
+    @functools.cached_property
+    def pixel_voi(self) -> np.ndarray:
+        """VOI label per surface pixel (at the default depth of 13.5 mm)."""
+        return pixel_labels(self.samples(13.5), self.labels)
+
+    def world_mm(self, ijk: np.ndarray) -> np.ndarray:
+        """RAS millimetres of voxel indices (N, 3)."""
+        return ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
+
+    def to_lps_geometry(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """origin, spacing, direction (row-major 3x3) of the grid in LPS, for ITK/ANTs images
+        built from arrays indexed (i, j, k)."""
+        flip = np.diag([-1.0, -1.0, 1.0])
+        d = flip @ self.affine[:3, :3]
+        spacing = np.linalg.norm(d, axis=0)
+        direction = d / spacing
+        origin = flip @ self.affine[:3, 3]
+        return tuple(origin), tuple(spacing), tuple(direction.ravel())
+
+
+@functools.lru_cache(maxsize=2)
+def load_atlas(data_dir: str | None = None) -> Atlas:
+    d = Path(data_dir) if data_dir else DATA_DIR
+    z = np.load(d / "atlas.npz")
+    meta = json.loads((d / "atlas.json").read_text())
+    maps = {v: z[f"pixmap_{v}"] for v in VIEWS}
+    surface = Surface(z["surface_voxel"], z["surface_normal"], z["surface_view"], maps, z["surface_shading"])
+    return Atlas(affine=z["affine"], template=z["template"], brain=z["brain"], labels=z["labels"],
+                 gm=z["gm"].astype(np.float32), wm=z["wm"].astype(np.float32), surface=surface,
+                 sha256=meta["sha256"])
