@@ -46,3 +46,6 @@ class ConfigError(SpectSSPError):
 
     def __init__(self, message: str) -> None:
         super().__init__(CONFIG_INVALID, message)
+
+# Appended: intake
+UNSUPPORTED_IMAGE = "unsupported_image"    # colour, gated, several energy windows/detectors in one volume

@@ -1,0 +1,100 @@
+"""Normal database: per surface pixel mean and SD of reference-normalised 3D-SSP values.
+
+One ``.ndb`` file (a NumPy ``.npz``) holds, for N normal members: the raw SSP (N, P), each
+member's reference means (N, R), and its registered brain volume (float16, inside the brain
+mask, scaled to its whole-brain mean), so the database alone is enough to recompute
+leave-one-out Z maps and to simulate disease for training (the paper's protocol). Metadata:
+tracer, N, age range, atlas hash, SSP depth, software version, member series UIDs.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from processor.core.zscore import leave_one_out_z, normal_stats
+
+SCHEMA = "spectssp.normaldb/1"
+REFERENCES = ["GLB", "THL", "PNS", "CBL"]
+
+
+@dataclass
+class NormalDatabase:
+    raw_ssp: np.ndarray            # (N, P) float32
+    ref_means: np.ndarray          # (N, R) float32, columns in REFERENCES order
+    volumes: np.ndarray | None     # (N, V) float16 brain voxels / GLB mean, or None
+    meta: dict
+    references: list[str] = field(default_factory=lambda: list(REFERENCES))
+
+    def __post_init__(self) -> None:
+        self.mean, self.sd = normal_stats(self.normalised())
+
+    @property
+    def n(self) -> int:
+        return int(self.raw_ssp.shape[0])
+
+    @property
+    def tracer(self) -> str:
+        return str(self.meta.get("tracer", "unknown"))
+
+    def normalised(self) -> np.ndarray:
+        """(N, R, P) member SSP values divided by each reference mean."""
+        return self.raw_ssp[:, None, :] / self.ref_means[:, :, None]
+
+    def loo_z(self) -> np.ndarray:
+        """(N, R, P) leave-one-out Z maps of the members (the paper's NC images)."""
+        return leave_one_out_z(self.normalised())
+
+    def without(self, k: int) -> "NormalDatabase":
+        """The database minus member ``k`` (simulations from member k must not see it)."""
+        keep = np.arange(self.n) != k
+        vols = None if self.volumes is None else self.volumes[keep]
+        return NormalDatabase(self.raw_ssp[keep], self.ref_means[keep], vols, dict(self.meta, n=int(keep.sum())),
+                              list(self.references))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Atomic write (temp file + rename)."""
+        path = Path(path)
+        meta = dict(self.meta, schema=SCHEMA, n=self.n, references=self.references)
+        buf = io.BytesIO()
+        arrays = {"raw_ssp": self.raw_ssp.astype(np.float32), "ref_means": self.ref_means.astype(np.float32),
+                  "meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)}
+        if self.volumes is not None:
+            arrays["volumes"] = self.volumes.astype(np.float16)
+        np.savez_compressed(buf, **arrays)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ndb-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(buf.getvalue())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "NormalDatabase":
+        try:
+            with np.load(path) as z:
+                meta = json.loads(bytes(z["meta"]).decode())
+                if meta.get("schema") != SCHEMA:
+                    raise ValueError(f"not a {SCHEMA} file")
+                vols = z["volumes"] if "volumes" in z.files else None
+                return cls(z["raw_ssp"], z["ref_means"], vols, meta, list(meta["references"]))
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path} is not a readable spectssp normal database ({exc})") from None
+
+    def sha256(self) -> str:
+        import hashlib
+        h = hashlib.sha256()
+        for a in (self.raw_ssp, self.ref_means):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()

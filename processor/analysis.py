@@ -1,0 +1,64 @@
+"""3D-SSP statistics of one registered study: the pure core applied with the atlas and the
+normal database. No I/O here either; the pipeline calls it between registration and output."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from atlas import Atlas, voi
+from atlas.normaldb import NormalDatabase
+from processor.core import regions as core_regions
+from processor.core.ssp import extract_ssp, normalise, reference_means
+from processor.core.zscore import decrease_z
+
+
+@dataclass
+class SSPResult:
+    references: list[str]
+    raw_ssp: np.ndarray              # (P,)
+    ref_means: dict[str, float]
+    z: np.ndarray                    # (R, P) decrease Z, rows in ``references`` order
+    regions: dict[str, dict[str, float]]
+    indices: dict[str, float]
+    report_reference: str
+
+    def z_for(self, ref: str) -> np.ndarray:
+        return self.z[self.references.index(ref)]
+
+
+class SSPAnalyser:
+    """Precomputes everything that does not depend on the study (indices, VOI pixel sets)."""
+
+    def __init__(self, atlas: Atlas, ndb: NormalDatabase, depth_mm: float, z_threshold: float,
+                 report_reference: str = "GLB") -> None:
+        self.atlas, self.ndb = atlas, ndb
+        self.references = list(ndb.references)
+        self.samples = atlas.samples(depth_mm)
+        self.threshold = z_threshold
+        self.report_reference = report_reference
+        self.ref_indices = {r: np.flatnonzero(atlas.reference_mask(r).ravel()) for r in self.references}
+        pv = atlas.pixel_voi
+        self.pixel_voi = pv
+        self.region_ids = {rs.name: [voi.LABELS[v] for v in rs.vois] for rs in voi.REGION_TABLE}
+        self.ad_mask = np.isin(pv, [voi.LABELS[v] for v in voi.AD_SPECIFIC.vois])
+        self.pcc_mask = np.isin(pv, [voi.LABELS[v] for v in voi.CIS_NUMERATOR.vois])
+        self.occ_mask = np.isin(pv, [voi.LABELS[v] for v in voi.CIS_DENOMINATOR.vois])
+
+    def raw(self, volume: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+        """Raw SSP and reference means of a study on the atlas grid."""
+        return extract_ssp(volume, self.samples), reference_means(volume, self.ref_indices)
+
+    def analyse(self, volume: np.ndarray) -> SSPResult:
+        raw, means = self.raw(volume)
+        return self.from_raw(raw, means)
+
+    def from_raw(self, raw: np.ndarray, means: dict[str, float], ndb: NormalDatabase | None = None) -> SSPResult:
+        ndb = ndb or self.ndb
+        values = normalise(raw, means, self.references)
+        z = decrease_z(values, ndb.mean, ndb.sd)
+        zr = z[self.references.index(self.report_reference)]
+        table = core_regions.region_table(zr, self.pixel_voi, self.region_ids, self.threshold)
+        indices = core_regions.ezis_indices(zr, self.ad_mask, self.threshold)
+        indices["ciscore"] = core_regions.cingulate_island_score(zr, self.pcc_mask, self.occ_mask)
+        return SSPResult(self.references, raw, means, z, table, indices, self.report_reference)

@@ -1,0 +1,21 @@
+"""Helpers shared by the command modules."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from processor import errors
+from processor.errors import SpectSSPError
+
+
+def add_config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help="YAML settings (see config.yaml); defaults are used for anything it omits")
+
+
+def existing_inputs(paths: list[Path]) -> list[Path]:
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise SpectSSPError(errors.INPUT_NOT_FOUND, f"input {missing[0]!r} does not exist"
+                            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "") + ".")
+    return paths

@@ -1,0 +1,120 @@
+"""``spectssp normaldb``: build and inspect normal databases."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from processor.cli.common import add_config_arg, existing_inputs
+
+log = logging.getLogger(__name__)
+
+HELP = """\
+Build a normal database from a site's own normal studies (the paper used 28), or show one.
+
+  spectssp normaldb build NORMALS/ --out site.ndb
+  spectssp normaldb info site.ndb
+
+Each series goes through intake and registration like a patient study; its 3D-SSP values
+and reference-region means are stored, with the registered volume (for retraining and for
+leave-one-out maps). All members must have the same tracer.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("normaldb", help="build or show a normal database", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    b = ssub.add_parser("build", help="build a database from normal DICOM studies")
+    b.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    b.add_argument("--out", type=Path, required=True, metavar="FILE", help="database file to write (.ndb)")
+    b.add_argument("--tracer", default=None, help="expected tracer (default: from the DICOM headers)")
+    b.add_argument("--strict", action="store_true", help="fail if any input series is rejected")
+    add_config_arg(b)
+    i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database")
+    i.add_argument("file", type=Path)
+    add_config_arg(i)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    return _build(args) if args.action == "build" else _info(args)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from atlas import load_atlas
+    from atlas.normaldb_build import NormalDatabaseBuilder
+    from processor import errors
+    from processor.config import load_config
+    from processor.errors import SpectSSPError
+    from processor.intake import load_series
+    from processor.registration import register
+
+    cfg = load_config(args.config)
+    inputs = existing_inputs(args.inputs)
+    c = cfg.intake
+    series = load_series(inputs, max_voxels=c.max_voxels, max_file_mb=c.max_file_mb, min_slices=c.min_slices,
+                         expected_tracer=None, tracer_policy="warn")
+    rejected = [s for s in series if s.status != "ok"]
+    for s in rejected:
+        print(f"rejected  {s.series_uid or s.files[0]}  [{s.error.code}] {s.error.message}")
+    ok = [s for s in series if s.status == "ok"]
+    if rejected and args.strict:
+        raise SpectSSPError(rejected[0].error.code, f"{len(rejected)} input series rejected (--strict).")
+    tracers = {s.tracer or "unknown" for s in ok}
+    if args.tracer:
+        wrong = [t for t in tracers if t != args.tracer]
+        if wrong:
+            raise SpectSSPError(errors.TRACER_NOT_COVERED, f"inputs include tracer {wrong[0]!r}, not {args.tracer!r}.")
+    if len(tracers) > 1:
+        raise SpectSSPError(errors.TRACER_NOT_COVERED, "inputs mix tracers (" + ", ".join(sorted(tracers))
+                            + "); a normal database holds one tracer only.")
+    tracer = args.tracer or (tracers.pop() if tracers else "unknown")
+    atlas = load_atlas()
+    builder = NormalDatabaseBuilder(atlas, cfg.ssp.depth_mm, tracer)
+    failed = 0
+    for s in tqdm(ok, desc="normal studies", unit="study"):
+        reg = register(s.image, atlas, cfg.registration.stages, cfg.registration.threads, cfg.registration.seed)
+        if reg.qc < cfg.registration.qc_threshold:
+            failed += 1
+            print(f"rejected  {s.series_uid}  [{errors.REGISTRATION_FAILED}] QC r={reg.qc:.3f}")
+            continue
+        age = getattr(s, "age", None)
+        builder.add(reg.volume, {"series_uid": s.series_uid, "patient_id": s.patient_id, "age": age,
+                                 "qc": round(reg.qc, 4)})
+    try:
+        ndb = builder.build()
+    except ValueError as exc:
+        raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc) + ".") from None
+    ndb.save(args.out)
+    print(f"normal database {args.out}: {ndb.n} members, tracer {tracer}, "
+          f"{len(rejected) + failed} series left out")
+    return 0 if not (rejected or failed) else 1
+
+
+def _info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from atlas.normaldb import NormalDatabase
+    from processor import errors
+    from processor.config import load_config
+    from processor.errors import SpectSSPError
+    cfg = load_config(args.config)
+    try:
+        ndb = NormalDatabase.load(args.file)
+    except ValueError as exc:
+        raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc)) from None
+    m = ndb.meta
+    print(f"file:        {args.file}")
+    print(f"members:     {ndb.n}   tracer: {ndb.tracer}   age range: {m.get('age_range')}")
+    print(f"built:       {m.get('created')} with {m.get('software')}; SSP depth {m.get('depth_mm')} mm")
+    if m.get("note"):
+        print(f"note:        {m['note']}")
+    loo = ndb.loo_z()
+    thr = cfg.ssp.z_threshold
+    for i, r in enumerate(ndb.references):
+        frac = 100.0 * (loo[:, i, :] > thr).mean(axis=1)
+        print(f"LOO {r}:     {frac.mean():.2f} % of surface pixels with Z > {thr:g} (member max {frac.max():.2f} %)")
+    return 0

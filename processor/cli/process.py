@@ -1,0 +1,58 @@
+"""``spectssp process``: one-shot processing of files and folders."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from processor.cli.common import add_config_arg, existing_inputs
+
+HELP = """\
+Process SPECT studies once: intake, registration to MNI space, 3D-SSP Z maps against the
+normal database, classification when a model is configured, and outputs (result.json, sheet
+PNGs, DICOM Secondary Capture and SR). One result folder per series in --out, named by the
+SeriesInstanceUID. Exit status 0 when every input was processed, 1 when any was rejected or
+failed (each result.json says why, with an error code).
+
+example:
+  spectssp process /data/incoming/study1 --out /data/results
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("process", help="process DICOM files or folders once", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="DICOM files or folders (searched recursively)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where result folders are written")
+    add_config_arg(p)
+    p.add_argument("--json", action="store_true", help="print the results as a JSON list instead of a table")
+    return p
+
+
+def summary_line(r: dict) -> str:
+    uid = r.get("series_instance_uid") or "-"
+    if r["status"] == "ok":
+        c = r.get("classification")
+        label = (f"{c['label']} (" + ", ".join(f"{k} {v:.2f}" for k, v in c["probabilities"].items()) + ")"
+                 if c else "statistics only")
+        idx = r.get("indices", {})
+        return (f"ok        {uid}  {label}  QC r={r['registration']['qc']:.3f}  severity={idx.get('severity')} "
+                f"extent={idx.get('extent')}%  {r['timings_s']['total']:.1f}s")
+    return f"{r['status']:<9} {uid}  [{r['error']['code']}] {r['error']['message']}  ({len(r['inputs'])} file(s))"
+
+
+def run(args: argparse.Namespace) -> int:
+    from processor.config import load_config
+    from processor.pipeline import Pipeline
+    cfg = load_config(args.config)
+    inputs = existing_inputs(args.inputs)
+    pipeline = Pipeline(cfg)
+    results = pipeline.process_paths(inputs, args.out, progress=not args.json)
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for r in results:
+            print(summary_line(r))
+        n_ok = sum(r["status"] == "ok" for r in results)
+        print(f"{n_ok} of {len(results)} series processed; results in {args.out}")
+    return 0 if results and all(r["status"] == "ok" for r in results) else 1

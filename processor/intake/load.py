@@ -1,0 +1,208 @@
+"""Intake orchestration: paths in, one validated :class:`SeriesIntake` per series out.
+
+Order of checks per series: identity (modality, SOP class, image type) -> header sizes ->
+layout and geometry -> pixel data -> counts -> tracer. Each failure is a
+:class:`SpectSSPError`; nothing here lets an exception escape for bad input.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import SimpleITK as sitk
+from pydicom.dataset import Dataset
+
+from processor import errors
+from processor.errors import SpectSSPError
+from processor.intake import validate as v
+from processor.intake.discover import FileHeader, find_files, read_full, read_header
+from processor.intake.result import SeriesIntake
+from processor.intake.series import SeriesGroup, group_series
+from processor.intake.tracer import normalise_tracer, tracer_of
+from processor.intake.volume import multiframe_volume, slice_geometry, slice_plane, to_image
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_VOXELS = 64_000_000
+DEFAULT_MAX_FILE_MB = 2048.0
+DEFAULT_MIN_SLICES = 16
+
+
+def load_series(paths: Sequence[Path | str], *, max_voxels: int = DEFAULT_MAX_VOXELS,
+                max_file_mb: float = DEFAULT_MAX_FILE_MB, min_slices: int = DEFAULT_MIN_SLICES,
+                expected_tracer: str | None = None,
+                tracer_policy: Literal["reject", "warn"] = "warn") -> list[SeriesIntake]:
+    """Read every file under ``paths`` and return one result per series (or unusable file).
+
+    Raises :class:`SpectSSPError` (INPUT_NOT_FOUND) only when a given path does not exist;
+    every problem with file content is reported in the results instead.
+    """
+    files = find_files(paths)
+    headers = [read_header(f, max_file_mb=max_file_mb) for f in files]
+    results = []
+    for group in group_series(headers):
+        results.append(assemble(group, max_voxels=max_voxels, min_slices=min_slices,
+                                expected_tracer=expected_tracer, tracer_policy=tracer_policy))
+    n_ok = sum(r.ok for r in results)
+    log.info("intake: %d file(s), %d series, %d accepted", len(files), len(results), n_ok)
+    return results
+
+
+def read_volume(paths: Sequence[Path | str], *, max_voxels: int = DEFAULT_MAX_VOXELS,
+                max_file_mb: float = DEFAULT_MAX_FILE_MB, min_slices: int = DEFAULT_MIN_SLICES,
+                expected_tracer: str | None = None,
+                tracer_policy: Literal["reject", "warn"] = "warn") -> tuple[sitk.Image, Dataset]:
+    """The volume and header of the single series in ``paths``, or raise its error.
+
+    For callers that know what they pass (tests, the normal-database builder): more than one
+    series is an error too.
+    """
+    results = load_series(paths, max_voxels=max_voxels, max_file_mb=max_file_mb, min_slices=min_slices,
+                          expected_tracer=expected_tracer, tracer_policy=tracer_policy)
+    for r in results:
+        if not r.ok:
+            raise r.error
+    if len(results) != 1:
+        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY, f"expected one series, found {len(results)}.")
+    return results[0].image, results[0].header
+
+
+def expected_name(expected: str | None) -> str | None:
+    """The normal database's tracer as a short name; "unknown" or empty means: do not check.
+
+    A database built from series whose header named no tracer says "unknown"; comparing
+    against that would reject every study, so no tracer check is made.
+    """
+    if not expected or expected.strip().lower() in ("unknown", "none", "-"):
+        return None
+    return normalise_tracer(expected) or expected.strip().upper()
+
+
+def _summary(out: SeriesIntake, ds: Dataset) -> None:
+    """Display fields from a header; tolerant of any value a real file may carry."""
+    def text(keyword: str) -> str | None:
+        try:
+            val = ds.get(keyword, None)
+        except Exception:
+            return None
+        s = str(val).strip() if val is not None else ""
+        return s or None
+    out.study_uid = text("StudyInstanceUID")
+    out.patient_id = text("PatientID")
+    out.study_date = text("StudyDate")
+    out.accession_number = text("AccessionNumber")
+    out.modality = text("Modality")
+    out.tracer, out.tracer_text = tracer_of(ds)
+
+
+def assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, expected_tracer: str | None,
+             tracer_policy: str) -> SeriesIntake:
+    """Build and validate one series; any failure becomes a rejected result.
+
+    pydicom warns (through :mod:`warnings`) about every non-conformant value it converts:
+    over-long strings, dates like 00000000. Real files are full of them, so they go to the
+    debug log instead of the console.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _assemble(group, max_voxels=max_voxels, min_slices=min_slices,
+                        expected_tracer=expected_tracer, tracer_policy=tracer_policy)
+    for w in caught[:20]:
+        log.debug("series %s: %s", group.series_uid, w.message)
+    return out
+
+
+def _assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, expected_tracer: str | None,
+              tracer_policy: str) -> SeriesIntake:
+    out = SeriesIntake(series_uid=group.series_uid, study_uid=None, files=list(group.files),
+                       warnings=list(group.warnings))
+    if group.failed is not None:
+        return out.reject(group.failed.error)
+    out.header = group.instances[0].ds
+    try:
+        _summary(out, out.header)
+        _build(out, group, max_voxels=max_voxels, min_slices=min_slices)
+        out.warnings += v.check_tracer(out.tracer, out.tracer_text, expected_name(expected_tracer), tracer_policy)
+    except SpectSSPError as exc:
+        out.reject(exc)
+    except MemoryError:
+        out.reject(SpectSSPError(errors.IMPLAUSIBLE_SIZE, "the series does not fit in memory."))
+    except Exception as exc:  # a file shape nobody foresaw: report it, never a traceback
+        log.warning("series %s: unexpected %s during intake", group.series_uid, type(exc).__name__, exc_info=True)
+        out.reject(SpectSSPError(errors.UNREADABLE, f"the series could not be read ({type(exc).__name__})."))
+    if out.ok:
+        log.debug("series %s accepted: %s %s", out.series_uid, out.layout, out.matrix)
+    else:
+        log.info("series %s rejected: %s", out.series_uid, out.error.code)
+    return out
+
+
+def _build(out: SeriesIntake, group: SeriesGroup, *, max_voxels: int, min_slices: int) -> None:
+    first = group.instances[0].ds
+    out.warnings += v.check_kind(first)
+    for fh in group.instances[1:]:
+        v.check_kind(fh.ds)
+        if v.value(fh.ds, "SOPClassUID") != v.value(first, "SOPClassUID"):
+            raise SpectSSPError(errors.INCONSISTENT_GEOMETRY, "the series mixes SOP classes.")
+    oversize = [fh for fh in group.instances if fh.oversize_mb]
+    if oversize:
+        raise SpectSSPError(errors.IMPLAUSIBLE_SIZE,
+                            f"file {oversize[0].path.name!r} is {oversize[0].oversize_mb:.0f} MB, above the size limit.")
+    if group.series_uid is None:
+        raise SpectSSPError(errors.UNREADABLE, "the object has no SeriesInstanceUID.")
+    for fh in group.instances:
+        v.check_pixel_format(fh.ds)
+    frames = [v.as_int(fh.ds, "NumberOfFrames", 1) or 1 for fh in group.instances]
+    if len(group.instances) == 1 and frames[0] > 1:
+        _multiframe(out, group.instances[0], frames[0], max_voxels=max_voxels, min_slices=min_slices)
+    elif len(group.instances) == 1:
+        raise SpectSSPError(errors.PLANAR, "the series is a single 2D image, not a reconstructed volume.")
+    elif max(frames) == 1:
+        _slices(out, group.instances, max_voxels=max_voxels, min_slices=min_slices)
+    else:
+        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY,
+                            f"the series holds {len(frames)} objects of which some are multi-frame; one volume is expected.")
+    arr = _array_view(out.image)
+    v.check_counts(arr)
+
+
+def _array_view(img: sitk.Image) -> np.ndarray:
+    return sitk.GetArrayViewFromImage(img)
+
+
+def _multiframe(out: SeriesIntake, fh: FileHeader, frames: int, *, max_voxels: int, min_slices: int) -> None:
+    rows, cols = v.as_int(fh.ds, "Rows"), v.as_int(fh.ds, "Columns")
+    v.check_size(rows, cols, frames, max_voxels)
+    if frames < min_slices:
+        raise SpectSSPError(errors.IMPLAUSIBLE_SIZE,
+                            f"the volume has {frames} slices, fewer than the minimum of {min_slices}.")
+    v.check_frame_vectors(fh.ds)
+    ds = read_full(fh)
+    arr, grid = multiframe_volume(ds, out.warnings)
+    del ds
+    _finish(out, arr, grid, "multiframe")
+
+
+def _slices(out: SeriesIntake, instances: list[FileHeader], *, max_voxels: int, min_slices: int) -> None:
+    headers = [fh.ds for fh in instances]
+    rows, cols = v.as_int(headers[0], "Rows"), v.as_int(headers[0], "Columns")
+    v.check_size(rows, cols, len(headers), max_voxels)
+    order, grid = slice_geometry(headers)
+    if len(headers) < min_slices:
+        raise SpectSSPError(errors.INCOMPLETE_SERIES,
+                            f"the series has {len(headers)} slices, fewer than the minimum of {min_slices}.")
+    planes = []
+    for i in order:
+        planes.append(slice_plane(read_full(instances[i])))
+    out.header = instances[order[0]].ds
+    _finish(out, np.stack(planes), grid, "slices")
+
+
+def _finish(out: SeriesIntake, arr: np.ndarray, grid, layout: str) -> None:
+    out.image = to_image(arr, grid)
+    out.layout = layout
+    out.matrix = tuple(int(n) for n in out.image.GetSize())
+    out.spacing_mm = tuple(float(s) for s in out.image.GetSpacing())

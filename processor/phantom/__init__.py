@@ -1,0 +1,96 @@
+"""Digital 123I-IMP brain perfusion SPECT phantom: subject, scanner, DICOM.
+
+There is no real brain SPECT on these machines: every test, demo, normal database and training
+run stands on these studies. ``make_study`` draws a subject (perfusion, variability, disease),
+acquires it (pose, resolution, Poisson counts) and ``write_study`` writes vendor-like NM DICOM.
+Everything is drawn from ``numpy.random.SeedSequence([seed, index, label])``: same arguments,
+same bytes.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import SimpleITK as sitk
+
+from atlas.load import Atlas, load_atlas
+from processor.phantom.dicom_writer import LAYOUTS, study_metadata, study_uids, write_dicom
+from processor.phantom.scanner import ScannerOptions, acquire
+from processor.phantom.subject import (CLASS_LABELS, VARIANTS, SubjectOptions, apply_reduction,
+                                       simulate_subject)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PhantomStudy", "make_study", "write_study", "study_name", "SubjectOptions",
+           "ScannerOptions", "simulate_subject", "apply_reduction", "acquire", "CLASS_LABELS",
+           "VARIANTS", "LAYOUTS"]
+
+_LABEL_CODE = {"NC": 0, "AD": 1, "DLB": 2}
+
+
+@dataclass
+class PhantomStudy:
+    """One simulated scan: the scanner image (LPS), its truth, and the subject on the atlas grid."""
+
+    image: sitk.Image
+    truth: dict[str, Any]
+    activity: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return study_name(self.truth["label"], self.truth["seed"], self.truth["index"])
+
+
+def study_name(label: str, seed: int, index: int) -> str:
+    """Folder name of a study: ``<label>_<seed>_<index>``."""
+    return f"{label}_{seed}_{index}"
+
+
+def make_study(label: str, seed: int, index: int = 0, *, subject: SubjectOptions | None = None,
+               scanner: ScannerOptions | None = None,
+               lesions: Sequence[tuple[Sequence[str], float]] = (), atlas: Atlas | None = None,
+               keep_activity: bool = False) -> PhantomStudy:
+    """Simulate study ``index`` of class ``label`` from ``seed`` (deterministic).
+
+    ``lesions`` adds known hard-edged reductions, e.g. ``[(["cuneus_L"], 0.25)]``.
+    """
+    if label not in CLASS_LABELS:
+        raise ValueError(f"label must be one of {', '.join(CLASS_LABELS)}, got {label!r}")
+    if seed < 0 or index < 0:
+        raise ValueError("seed and index must be non-negative integers")
+    atlas = atlas or load_atlas()
+    ss = np.random.SeedSequence([int(seed), int(index), _LABEL_CODE[label]])
+    subj_ss, scan_ss, meta_ss = ss.spawn(3)
+    activity, subj_truth = simulate_subject(np.random.default_rng(subj_ss), label, subject, atlas, lesions)
+    image, scan_truth = acquire(activity, atlas, np.random.default_rng(scan_ss), scanner,
+                                global_level=subj_truth["global_level"])
+    meta = study_metadata(np.random.default_rng(meta_ss), label, int(seed), int(index), subj_truth["age"])
+    truth = {
+        "schema": "spectssp.phantom-truth/1",
+        "label": label, "seed": int(seed), "index": int(index),
+        "pattern": subj_truth["pattern"], "variant": subj_truth["variant"],
+        "severity": subj_truth["severity"], "regions": subj_truth["regions"],
+        "subject": subj_truth, "scanner": scan_truth, "dicom": meta,
+        "atlas_sha256": atlas.sha256,
+    }
+    return PhantomStudy(image, truth, activity if keep_activity else None)
+
+
+def write_study(study: PhantomStudy, out_dir: Path | str, layout: str = "multiframe") -> list[Path]:
+    """Write ``study`` into ``out_dir`` (DICOM only) and its truth as ``out_dir.truth.json`` beside it.
+
+    The sidecar sits outside the folder so that intake of the folder finds DICOM only.
+    """
+    out_dir = Path(out_dir)
+    paths = write_dicom(study.image, study.truth, out_dir, layout)
+    truth = dict(study.truth, layout=layout, **study_uids(study.truth["dicom"]))
+    sidecar = out_dir.with_name(out_dir.name + ".truth.json")
+    tmp = sidecar.with_name(sidecar.name + ".part")
+    tmp.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
+    tmp.replace(sidecar)
+    return paths
+

@@ -1,0 +1,200 @@
+"""The pipeline: the only place where the order of stages is written.
+
+intake -> registration (+QC) -> 3D-SSP statistics -> classification -> outputs -> result.json
+
+Each series gets one result folder, written in a staging folder and published by rename, so a
+crash never leaves half an output. Every input file is accounted for in exactly one result.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from processor import errors
+from processor.config import BUNDLED, Section
+from processor.errors import SpectSSPError
+from processor.fsutil import atomic_write_json, publish_dir, safe_name
+from processor.result import new_result
+
+log = logging.getLogger(__name__)
+
+# Failures that are about the input (rejected) rather than about us (failed).
+REJECT_CODES = {errors.NOT_DICOM, errors.UNREADABLE, errors.NO_PIXEL_DATA, errors.UNSUPPORTED_MODALITY,
+                errors.UNSUPPORTED_SOP_CLASS, errors.PLANAR, errors.INCONSISTENT_GEOMETRY,
+                errors.DEGENERATE_COUNTS, errors.IMPLAUSIBLE_SIZE, errors.TRACER_NOT_COVERED,
+                errors.INCOMPLETE_SERIES, errors.REGISTRATION_FAILED,
+                errors.UNSUPPORTED_IMAGE}
+
+BUNDLED_NDB = Path(__file__).resolve().parent.parent / "atlas" / "data" / "normal_imp_phantom.ndb"
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "bundled"
+
+
+def resolve_normal_database(cfg: Section) -> Path:
+    path = BUNDLED_NDB if cfg.normal_database == BUNDLED else Path(cfg.normal_database)
+    if not path.is_file():
+        raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"normal database {str(path)!r} not found; build one with "
+                            "'spectssp normaldb build'.")
+    return path
+
+
+def resolve_model(cfg: Section) -> Path | None:
+    if cfg.model is None:
+        return None
+    path = BUNDLED_MODEL if cfg.model == BUNDLED else Path(cfg.model)
+    if cfg.model == BUNDLED and not (path / "model.json").is_file():
+        return None
+    return path
+
+
+class Pipeline:
+    """Loads the atlas, normal database and model once; processes series one by one."""
+
+    def __init__(self, cfg: Section) -> None:
+        from atlas import load_atlas
+        from atlas.normaldb import NormalDatabase
+        from processor.analysis import SSPAnalyser
+
+        self.cfg = cfg
+        self.atlas = load_atlas()
+        ndb_path = resolve_normal_database(cfg)
+        try:
+            self.ndb = NormalDatabase.load(ndb_path)
+        except ValueError as exc:
+            raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc)) from None
+        if self.ndb.meta.get("atlas_sha256") not in (None, self.atlas.sha256):
+            raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} was built on another "
+                                "atlas version; rebuild it with 'spectssp normaldb build'.")
+        depth = float(self.ndb.meta.get("depth_mm", cfg.ssp.depth_mm))
+        if abs(depth - cfg.ssp.depth_mm) > 1e-6:
+            raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"normal database was built with SSP depth {depth} mm "
+                                f"but ssp.depth_mm is {cfg.ssp.depth_mm}; they must match.")
+        self.ndb_path = ndb_path
+        self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,
+                                    cfg.classifier.reference)
+        self.classifier = None
+        model_path = resolve_model(cfg)
+        if model_path is not None:
+            from models.inference import load_classifier
+            try:
+                self.classifier = load_classifier(model_path, device=cfg.classifier.device)
+            except (OSError, ValueError) as exc:
+                raise SpectSSPError(errors.MODEL_ERROR, f"cannot load the model at {str(model_path)!r}: {exc}") from None
+
+    # -- stages -------------------------------------------------------------------------
+    def intake(self, paths: list[Path]):
+        from processor.intake import load_series
+        c = self.cfg.intake
+        return load_series(paths, max_voxels=c.max_voxels, max_file_mb=c.max_file_mb, min_slices=c.min_slices,
+                           expected_tracer=self.ndb.tracer, tracer_policy=c.tracer_policy)
+
+    def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
+        t0 = time.perf_counter()
+        series = self.intake(paths)
+        read_s = (time.perf_counter() - t0) / max(len(series), 1)
+        results = []
+        it = series
+        if progress and len(series) > 1:
+            from tqdm import tqdm
+            it = tqdm(series, desc="series", unit="series")
+        for s in it:
+            results.append(self.process_series(s, out_root, read_s))
+        return results
+
+    def process_series(self, s, out_root: Path, read_s: float = 0.0) -> dict[str, Any]:
+        t_start = time.perf_counter()
+        result = new_result(s.files, s.study_uid, s.series_uid)
+        result["timings_s"]["read"] = round(read_s, 3)
+        result["warnings"].extend(s.warnings)
+        result["normal_database"] = {"path": str(self.ndb_path), "n": self.ndb.n, "tracer": self.ndb.tracer,
+                                     "sha256": self.ndb.sha256()[:16]}
+        name = safe_name(s.series_uid, "|".join(str(p) for p in s.files))
+        out_root.mkdir(parents=True, exist_ok=True)
+        staging = out_root / f".staging-{name}-{os.getpid()}"
+        staging.mkdir(parents=True, exist_ok=True)
+        final = out_root / name
+        try:
+            if s.status != "ok":
+                raise s.error
+            self._run_stages(s, result, staging, final)
+            result["status"] = "ok"
+        except SpectSSPError as exc:
+            result["status"] = "rejected" if exc.code in REJECT_CODES else "failed"
+            result["error"] = exc.as_dict()
+            log.warning("series %s %s: %s", s.series_uid or "-", result["status"], exc)
+        except Exception as exc:  # a bug must not take the batch down; the log keeps the trace
+            log.debug("internal error on series %s", s.series_uid, exc_info=True)
+            result["status"] = "failed"
+            result["error"] = {"code": errors.INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}: {exc}"}
+        result["timings_s"]["total"] = round(time.perf_counter() - t_start + read_s, 3)
+        try:
+            atomic_write_json(staging / "result.json", _relocate(result, staging, final))
+            publish_dir(staging, final)
+        except OSError as exc:
+            result["status"] = "failed"
+            result["error"] = {"code": errors.OUTPUT_WRITE_FAILED,
+                               "message": f"cannot write results to {str(final)!r}: {exc.strerror or exc}"}
+            log.error("series %s: %s", s.series_uid or "-", result["error"]["message"])
+            import shutil
+            shutil.rmtree(staging, ignore_errors=True)
+            return result
+        return _relocate(result, staging, final)
+
+    def _run_stages(self, s, result: dict[str, Any], staging: Path, final: Path) -> None:
+        from processor import outputs
+        from processor.registration import register
+        cfg, timings = self.cfg, result["timings_s"]
+
+        t = time.perf_counter()
+        reg = register(s.image, self.atlas, cfg.registration.stages, cfg.registration.threads,
+                       cfg.registration.seed)
+        timings["register"] = round(time.perf_counter() - t, 3)
+        passed = reg.qc >= cfg.registration.qc_threshold
+        result["registration"] = {"transform": reg.transform, "qc": round(reg.qc, 4), "passed": passed,
+                                  "qc_threshold": cfg.registration.qc_threshold}
+        if not passed:
+            qc_png = outputs.write_registration_qc(staging, reg.volume, self.atlas)
+            result["registration"]["qc_image"] = str(qc_png)
+            raise SpectSSPError(errors.REGISTRATION_FAILED,
+                                f"registration to the template failed quality control (r = {reg.qc:.2f} < "
+                                f"{cfg.registration.qc_threshold}); see the QC picture.")
+
+        t = time.perf_counter()
+        ssp = self.analyser.analyse(reg.volume)
+        timings["ssp"] = round(time.perf_counter() - t, 3)
+        result["reference_regions"] = list(ssp.references)
+        result["regions"] = ssp.regions
+        result["indices"] = ssp.indices
+        result["statistics_reference"] = ssp.report_reference
+
+        t = time.perf_counter()
+        prediction = None
+        if self.classifier is not None:
+            try:
+                prediction = self.classifier.predict_ssp(self.atlas.surface, ssp)
+            except (RuntimeError, ValueError) as exc:
+                raise SpectSSPError(errors.MODEL_ERROR, f"the classifier failed: {exc}") from None
+            result["classification"] = prediction.as_result(cfg.classifier.indeterminate_below)
+        else:
+            result["warnings"].append("statistics only: no model configured (classification is null)")
+        timings["classify"] = round(time.perf_counter() - t, 3)
+
+        t = time.perf_counter()
+        try:
+            result["outputs"] = outputs.write_all(staging, s, ssp, prediction, result, self.atlas, cfg)
+        except OSError as exc:
+            raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
+        timings["write"] = round(time.perf_counter() - t, 3)
+
+
+def _relocate(result: dict[str, Any], staging: Path, final: Path) -> dict[str, Any]:
+    """Output paths as they will be after publishing the staging folder."""
+    def fix(p: str) -> str:
+        return str(final / Path(p).relative_to(staging)) if p.startswith(str(staging)) else p
+    out = dict(result)
+    out["outputs"] = [dict(o, path=fix(o["path"])) for o in result["outputs"]]
+    if isinstance(result.get("registration"), dict) and "qc_image" in result["registration"]:
+        out["registration"] = dict(result["registration"], qc_image=fix(result["registration"]["qc_image"]))
+    return out

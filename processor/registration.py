@@ -1,0 +1,106 @@
+"""Registration adapter: SPECT volume (SimpleITK, LPS) -> MNI atlas grid with ANTs.
+
+Rigid -> affine -> SyN (configurable) to the SPECT template after intensity normalisation.
+The QC score is the Pearson correlation of the warped study with the template inside the
+brain mask; below the configured threshold the study is rejected, never processed into
+nonsense.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+
+from atlas import Atlas
+
+log = logging.getLogger(__name__)
+
+# ANTsPy transform types for the configured stage lists.
+_TYPES = {
+    ("rigid",): "Rigid",
+    ("affine",): "Affine",
+    ("rigid", "affine"): "TRSAA",
+    ("syn",): "SyNOnly",
+    ("affine", "syn"): "SyN",
+    ("rigid", "affine", "syn"): "SyNRA",
+}
+
+
+@dataclass
+class Registered:
+    """A study on the atlas grid, indexed like the atlas arrays (i, j, k)."""
+
+    volume: np.ndarray
+    qc: float
+    transform: str
+
+
+def describe(stages: list[str]) -> str:
+    return f"ANTs {_TYPES[_key(stages)]} ({' -> '.join(stages)}) to the spectssp 123I-IMP template"
+
+
+def _key(stages: list[str]) -> tuple[str, ...]:
+    key = tuple(s for s in ("rigid", "affine", "syn") if s in stages)
+    if key not in _TYPES:
+        raise ValueError(f"unsupported registration stages {stages}")
+    return key
+
+
+def sitk_to_ants(image: sitk.Image):
+    import ants
+    arr = sitk.GetArrayViewFromImage(image).transpose(2, 1, 0).astype(np.float32)
+    direction = np.array(image.GetDirection(), dtype=np.float64).reshape(3, 3)
+    return ants.from_numpy(np.ascontiguousarray(arr), origin=tuple(image.GetOrigin()),
+                           spacing=tuple(image.GetSpacing()), direction=direction)
+
+
+def atlas_to_ants(atlas: Atlas, array: np.ndarray):
+    import ants
+    origin, spacing, direction = atlas.to_lps_geometry()
+    return ants.from_numpy(np.ascontiguousarray(array.astype(np.float32)), origin=origin, spacing=spacing,
+                           direction=np.array(direction).reshape(3, 3))
+
+
+def intensity_normalise(arr: np.ndarray) -> np.ndarray:
+    """Scale so the upper brain level is about 1: the 98th percentile of the voxels above 20 %
+    of the maximum (robust to hot spots and to the empty field of view)."""
+    pos = arr[arr > 0.2 * float(arr.max())]
+    if pos.size == 0:
+        return arr.astype(np.float32)
+    return (arr / np.percentile(pos, 98)).astype(np.float32)
+
+
+def qc_correlation(warped: np.ndarray, template: np.ndarray, mask: np.ndarray) -> float:
+    a = warped[mask].astype(np.float64)
+    b = template[mask].astype(np.float64)
+    if a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 2, seed: int = 1) -> Registered:
+    """Warp ``image`` onto the atlas grid. Counts are preserved up to interpolation (the
+    normalisation is only used to drive the metric)."""
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(threads)
+    import ants
+    moving = sitk_to_ants(image)
+    moving_n = moving.clone()
+    moving_n = moving_n / float(np.percentile(moving.numpy()[moving.numpy() > 0.2 * moving.max()], 98))
+    fixed = atlas_to_ants(atlas, intensity_normalise(atlas.template))
+    kind = _TYPES[_key(stages)]
+    reg = ants.registration(fixed=fixed, moving=moving_n, type_of_transform=kind, random_seed=seed,
+                            verbose=False)
+    warped = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=reg["fwdtransforms"],
+                                   interpolator="linear")
+    vol = np.clip(warped.numpy().astype(np.float32), 0, None)
+    qc = qc_correlation(intensity_normalise(vol), atlas.template, atlas.brain)
+    for path in reg["fwdtransforms"] + reg["invtransforms"]:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+    log.debug("registration %s: qc r=%.3f", kind, qc)
+    return Registered(vol, qc, describe(stages))

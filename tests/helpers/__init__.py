@@ -1,0 +1,1 @@
+"""Shared test helpers (external tools, Orthanc); imported as ``tests.helpers``."""
