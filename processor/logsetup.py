@@ -26,6 +26,9 @@ def configure(verbosity: int, log_dir: Path | None, argv: list[str]) -> Path | N
     root.addHandler(console)
     for noisy in ("PIL", "matplotlib", "pynetdicom", "watchdog", "h5py", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pydicom logs offending element values (which may be patient data) when it meets
+    # invalid ones; keep those out of the log files.
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
     log_path = None
     if log_dir is not None:
         try:

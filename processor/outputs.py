@@ -1,7 +1,9 @@
-"""Output writers for one series: sheet and composite PNGs, DICOM SC and SR.
+"""Output writers for one series: sheet PNGs, DICOM Secondary Capture (sheet, CNN views) and
+Comprehensive SR, in new series of the source study.
 
 Called by the pipeline with a staging folder; file names are fixed or come from sanitised
-UIDs, never from input paths.
+UIDs, never from input paths. Series UIDs derive from the source series and the kind, so a
+re-processed study lands in the same result series in PACS.
 """
 from __future__ import annotations
 
@@ -11,16 +13,20 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from pydicom.uid import generate_uid
 
+from processor import __version__
 from processor.config import Section
 from processor.fsutil import atomic_write_bytes
+from processor.render.composite import composite
+from processor.render.panel import render_panel
 from processor.render.sheet import SheetInfo, render_sheet
 from processor.result import output_entry
 
 
 def _png(path: Path, rgb: np.ndarray) -> Path:
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG", optimize=False)
+    Image.fromarray(rgb).save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())
     return path
 
@@ -30,37 +36,78 @@ def _date(header) -> str:
     return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() and d != "00000000" else ""
 
 
-def sheets(s, ssp, atlas, cfg: Section) -> dict[str, np.ndarray]:
+def _series_uid(source_series: str | None, kind: str) -> str:
+    return generate_uid(entropy_srcs=["spectssp", __version__, source_series or "", kind])
+
+
+def sheets(s, ssp, atlas, cfg: Section, ndb_label: str) -> dict[str, np.ndarray]:
     """Decrease (and optionally increase) sheets as RGB arrays."""
-    header = s.header
-    pid = str(getattr(header, "PatientID", "") or "") if header is not None else ""
-    extra = f"normal DB: {ssp.references and 'site' or ''}".strip()
+    pid = str(getattr(s.header, "PatientID", "") or "") if s.header is not None else ""
     refs = [r for r in cfg.render.references if r in ssp.references]
-    out = {}
-    info = SheetInfo("3D-SSP  Z-score  Decrease", pid, _date(header), extra="")
-    out["decrease"] = render_sheet(atlas.surface, {r: ssp.z_for(r) for r in refs}, info,
-                                   cfg.render.z_min, cfg.render.z_max)
+    out = {"decrease": render_sheet(atlas.surface, {r: ssp.z_for(r) for r in refs},
+                                    SheetInfo("3D-SSP  Z-score  Decrease", pid, _date(s.header), ndb_label),
+                                    cfg.render.z_min, cfg.render.z_max)}
     if cfg.render.increase_sheet:
-        info = SheetInfo("3D-SSP  Z-score  Increase", pid, _date(header), extra="")
-        out["increase"] = render_sheet(atlas.surface, {r: -ssp.z_for(r) for r in refs}, info,
+        out["increase"] = render_sheet(atlas.surface, {r: -ssp.z_for(r) for r in refs},
+                                       SheetInfo("3D-SSP  Z-score  Increase", pid, _date(s.header), ndb_label),
                                        cfg.render.z_min, cfg.render.z_max)
     return out
 
 
-def write_all(staging: Path, s, ssp, prediction, result: dict[str, Any], atlas, cfg: Section) -> list[dict[str, Any]]:
+def cnn_panel(ssp, prediction, atlas, cfg: Section) -> np.ndarray:
+    if prediction is None:
+        views = composite(atlas.surface, ssp.z_for(cfg.classifier.reference), cfg.render.z_min, cfg.render.z_max, 454)
+        return render_panel(views, "CNN views: statistics only",
+                            ["statistics only: no model configured",
+                             f"Z map, reference {cfg.classifier.reference}, Z {cfg.render.z_min:g}-{cfg.render.z_max:g}"])
+    res = prediction.as_result(cfg.classifier.indeterminate_below)
+    probs = "   ".join(f"{k} {v:.2f}" for k, v in res["probabilities"].items())
+    return render_panel(prediction.gradcam_rgb, f"CNN: {res['label']}",
+                        [f"probabilities: {probs}", f"model {res['model']}; Grad-CAM for the predicted class",
+                         "model trained on digital phantoms (demonstration only)" if prediction.bundled else
+                         "site model"])
+
+
+def write_all(staging: Path, s, ssp, prediction, result: dict[str, Any], atlas, cfg: Section,
+              ndb_label: str = "", model_sha: str | None = None) -> list[dict[str, Any]]:
+    from processor.dicom_out import write_secondary_capture, write_structured_report
     entries: list[dict[str, Any]] = []
-    pictures = sheets(s, ssp, atlas, cfg)
-    for direction, rgb in pictures.items():
-        if cfg.outputs.png_report:
+    o = cfg.outputs
+    pictures = sheets(s, ssp, atlas, cfg, ndb_label)
+    panel = cnn_panel(ssp, prediction, atlas, cfg)
+    if o.png_report:
+        for direction, rgb in pictures.items():
             entries.append(output_entry("report", _png(staging / f"ssp_{direction}.png", rgb)))
+        entries.append(output_entry("report", _png(staging / "cnn_views.png", panel)))
+    if s.header is None:
+        return entries
+    dicom_dir = staging / "dicom"
+    records = []
+    sheet_series = _series_uid(s.series_uid, "ssp-sheet")
+    for n, (direction, rgb) in enumerate(pictures.items(), start=1):
+        records.append(write_secondary_capture(
+            s.header, rgb, kind="ssp-sheet", series_uid=sheet_series, series_number=o.series_number_sheet,
+            instance_number=n, description=f"3D-SSP Z-score sheet ({direction})", out_dir=dicom_dir,
+            software_version=__version__))
+    records.append(write_secondary_capture(
+        s.header, panel, kind="gradcam", series_uid=_series_uid(s.series_uid, "gradcam"),
+        series_number=o.series_number_gradcam, instance_number=1,
+        description="CNN views with Grad-CAM" if prediction is not None else "CNN views (statistics only)",
+        out_dir=dicom_dir, software_version=__version__))
+    records.append(write_structured_report(
+        s.header, result, series_uid=_series_uid(s.series_uid, "sr"), series_number=o.series_number_sr,
+        out_dir=dicom_dir, software_version=__version__, model_card_sha256=model_sha))
+    for rec in records:
+        entries.append(rec.as_result_output())
+        result["warnings"].extend(w for w in rec.warnings if w not in result["warnings"])
     return entries
 
 
 def write_registration_qc(staging: Path, volume: np.ndarray, atlas) -> Path:
-    """Three orthogonal mid-slices of the warped study with the brain outline, for a reader
-    to see why registration QC failed."""
+    """Three orthogonal mid-slices of the warped study with the template brain outline, so a
+    reader sees why registration QC failed."""
     from scipy import ndimage
-    v = volume / max(float(np.percentile(volume[atlas.brain], 99)), 1e-6) if atlas.brain.any() else volume
+    v = volume / max(float(np.percentile(volume[atlas.brain], 99)), 1e-6)
     edge = atlas.brain ^ ndimage.binary_erosion(atlas.brain)
     tiles = []
     ci, cj, ck = (np.array(atlas.shape) // 2)

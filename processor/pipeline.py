@@ -183,7 +183,10 @@ class Pipeline:
 
         t = time.perf_counter()
         try:
-            result["outputs"] = outputs.write_all(staging, s, ssp, prediction, result, self.atlas, cfg)
+            result["outputs"] = outputs.write_all(
+                staging, s, ssp, prediction, result, self.atlas, cfg,
+                ndb_label=f"normal DB: {self.ndb.tracer}, N={self.ndb.n}",
+                model_sha=getattr(self.classifier, "card_sha256", None))
         except OSError as exc:
             raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings["write"] = round(time.perf_counter() - t, 3)

@@ -76,10 +76,6 @@ def brain_centre_lps(atlas: Atlas) -> np.ndarray:
     return ras * np.array([-1.0, -1.0, 1.0])
 
 
-def _draw(rng: np.random.Generator, value: Any, lo_hi: tuple[float, float]) -> float:
-    return float(value) if value is not None else float(rng.uniform(*lo_hi))
-
-
 def acquire(activity: np.ndarray, atlas: Atlas, rng: np.random.Generator,
             options: ScannerOptions | None = None, global_level: float = 1.0,
             ) -> tuple[sitk.Image, dict[str, Any]]:
@@ -97,8 +93,8 @@ def acquire(activity: np.ndarray, atlas: Atlas, rng: np.random.Generator,
     table_z = float(rng.uniform(*o.table_z_mm))
     matrix_drawn = int(rng.choice(MATRICES))
     voxel_u = float(rng.uniform())
-    fwhm = _draw(rng, None, o.fwhm_mm)
-    peak = _draw(rng, None, o.peak_counts)
+    fwhm = float(rng.uniform(*o.fwhm_mm))
+    peak = float(rng.uniform(*o.peak_counts))
     order_drawn = SLICE_ORDERS[int(rng.integers(2))]
     noise_rng = rng.spawn(1)[0]
 
