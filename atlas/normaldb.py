@@ -12,6 +12,8 @@ import io
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +91,7 @@ class NormalDatabase:
                     raise ValueError(f"not a {SCHEMA} file")
                 vols = z["volumes"] if "volumes" in z.files else None
                 return cls(z["raw_ssp"], z["ref_means"], vols, meta, list(meta["references"]))
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
             raise ValueError(f"{path} is not a readable spectssp normal database ({exc})") from None
 
     def sha256(self) -> str:

@@ -58,8 +58,21 @@ def _subset_of(*choices: str):
     return check
 
 
+def _non_empty_subset_of(*choices: str):
+    inner = _subset_of(*choices)
+
+    def check(v: Any) -> str | None:
+        return inner(v) if v else "a non-empty list drawn from " + ", ".join(choices)
+    return check
+
+
+def _stages(v: Any) -> str | None:
+    ok = v and all(isinstance(x, str) for x in v) and v == [s for s in ("rigid", "affine", "syn") if s in v]
+    return None if ok else "an ordered, non-empty list drawn from rigid, affine, syn"
+
+
 def _ae_title(v: Any) -> str | None:
-    ok = 0 < len(v.strip()) <= 16 and v.isascii() and "\\" not in v
+    ok = 0 < len(v.strip()) <= 16 and v.isascii() and v.isprintable() and "\\" not in v
     return None if ok else "an AE title of 1 to 16 ASCII characters"
 
 
@@ -90,7 +103,7 @@ SCHEMA: dict[str, Any] = {
         "min_slices": Key((int,), 16, _positive),
     },
     "registration": {
-        "stages": Key((list,), ["rigid", "affine", "syn"], _subset_of("rigid", "affine", "syn")),
+        "stages": Key((list,), ["rigid", "affine", "syn"], _stages),
         "qc_threshold": Key(NUM, 0.85, _fraction),
         "threads": Key((int,), 2, _positive),
         "seed": Key((int,), 1, _non_negative),
@@ -100,7 +113,7 @@ SCHEMA: dict[str, Any] = {
         "z_threshold": Key(NUM, 2.0, _positive),
     },
     "render": {
-        "references": Key((list,), ["GLB", "THL", "CBL", "PNS"], _subset_of(*REFERENCES)),
+        "references": Key((list,), ["GLB", "THL", "CBL", "PNS"], _non_empty_subset_of(*REFERENCES)),
         "z_min": Key(NUM, 0.0, _non_negative),
         "z_max": Key(NUM, 5.0, _positive),
         "increase_sheet": Key((bool,), True),
@@ -223,11 +236,18 @@ def _check_cross(out: Section, prefix: str, base_dir: Path) -> None:
         value = out[key]
         if value in (None, BUNDLED):
             continue
+        if not value.strip():
+            raise ConfigError(f"setting {key!r} must name a file, or be {BUNDLED!r}.")
         p = Path(value)
         if not p.is_absolute():
             p = (base_dir / p).resolve()
         if not p.exists():
             raise ConfigError(f"setting {key!r} points to {str(p)!r}, which does not exist.")
+        if key == "normal_database" and not p.is_file():
+            raise ConfigError(f"setting 'normal_database' must be a file written by 'spectssp normaldb build', "
+                              f"but {str(p)!r} is a folder.")
+        if key == "model" and not p.is_dir():
+            raise ConfigError(f"setting 'model' must be a folder written by 'spectssp train', but {str(p)!r} is not.")
         out[key] = str(p)
     for key in ("incoming", "output", "state"):
         p = Path(out.paths[key])
@@ -237,10 +257,12 @@ def _check_cross(out: Section, prefix: str, base_dir: Path) -> None:
         where = f"destinations[{i}]"
         if not isinstance(d, dict) or set(d) - {"name", "ae_title", "host", "port"} or not {"ae_title", "host", "port"} <= set(d):
             raise ConfigError(f"setting {where!r} must be a mapping with ae_title, host, port (and optional name).")
-        if not isinstance(d["port"], int) or _port(d["port"]):
+        if isinstance(d["port"], bool) or not isinstance(d["port"], int) or _port(d["port"]) or d["port"] == 0:
             raise ConfigError(f"setting {where + '.port'!r} must be a TCP port between 0 and 65535.")
         if not isinstance(d["ae_title"], str) or _ae_title(d["ae_title"]):
             raise ConfigError(f"setting {where + '.ae_title'!r} must be an AE title of 1 to 16 ASCII characters.")
+        if not isinstance(d["host"], str) or not d["host"].strip():
+            raise ConfigError(f"setting {where + '.host'!r} must be a host name or IP address.")
         dests.append(Section(name=str(d.get("name", d["ae_title"])), ae_title=d["ae_title"],
                              host=str(d["host"]), port=d["port"]))
     out["destinations"] = dests

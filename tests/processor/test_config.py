@@ -144,7 +144,13 @@ BAD = {
                            "destinations[0].ae_title"),
     "second destination bad": ("destinations:\n  - {ae_title: A, host: h, port: 1}\n"
                                "  - {ae_title: B, host: h, port: -5}\n", "destinations[1].port"),
+    "destination host null": ("destinations:\n  - {ae_title: PACS, host: null, port: 4242}\n",
+                              "destinations[0]"),
+    "destination host empty": ("destinations:\n  - {ae_title: PACS, host: '', port: 4242}\n",
+                               "destinations[0]"),
     "missing normal database": ("normal_database: does-not-exist.ndb\n", "normal_database"),
+    "normal database empty string": ("normal_database: ''\n", "normal_database"),
+    "normal database is a directory": ("normal_database: .\n", "normal_database"),
     "missing model": ("model: no-such-model/\n", "model"),
     "null normal database": ("normal_database: null\n", "normal_database"),
     "z_min equal z_max": ("render:\n  z_min: 3\n  z_max: 3\n", "render.z_min"),
@@ -159,7 +165,8 @@ def test_bad_setting_gives_config_error_naming_the_key(tmp_path, case):
         load_config(_write(tmp_path, text))
     err = exc.value
     assert err.code == CONFIG_INVALID
-    assert f"'{key}'" in err.message, err.message
+    # the key itself, or one of its fields (destinations[0] -> 'destinations[0].host')
+    assert re.search(rf"'{re.escape(key)}(\.[a-z_]+)?'", err.message), err.message
     assert "\n" not in err.message and err.message.endswith(".")
 
 

@@ -82,3 +82,19 @@ def test_display_thresholds_change_what_is_shown(surface):
     shown_low = _coloured(composite(surface, z, z_min=1.0, z_max=5.0)).sum()
     shown_high = _coloured(composite(surface, z, z_min=2.0, z_max=5.0)).sum()
     assert shown_low > 1000 and shown_high == 0
+
+
+def test_lateral_orientation_survives_the_composite():
+    from atlas import voi
+    a = load_atlas()
+    s = a.surface
+    z = np.zeros(s.n_pixels, np.float32)
+    rt = s.view_slice("RT.LAT")
+    frontal = np.zeros(s.n_pixels, bool)
+    frontal[rt] = a.pixel_voi[rt] == voi.LABELS["frontal_R"]
+    z[frontal] = 4.0
+    img = composite(s, z, size=227)
+    top, left, bottom, right = view_boxes(227)["RT.LAT"]
+    rows, cols = np.nonzero(_coloured(img)[top:bottom, left:right])
+    assert rows.size > 100
+    assert cols.mean() > (right - left) / 2 + 5   # the face of a right lateral view points right

@@ -1,0 +1,296 @@
+"""Worker processes: each job runs outside the daemon, so a crash costs one attempt, not the service.
+
+A small pool of long-lived processes (``spawn``: no threads, locks or SQLite handles inherited
+from the daemon) each builds its processing function once (the :class:`Pipeline` loads the
+atlas, normal database and model, a few seconds) and then takes one job at a time over a pipe.
+The daemon always knows which job each worker holds, so when a worker dies (segfault, OOM
+kill, ``os._exit``) exactly that job is charged, and a fresh worker replaces it.
+
+Workers ignore SIGINT and SIGTERM: a Ctrl-C in a terminal or systemd's stop signal goes to the
+daemon, which lets running jobs finish. They die with the daemon (``PR_SET_PDEATHSIG``), so
+after ``kill -9`` of the daemon no orphan keeps writing results that a restart recomputes.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing as mp
+import multiprocessing.connection as mpc
+import os
+import resource
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from processor import errors
+from processor.errors import SpectSSPError
+
+log = logging.getLogger(__name__)
+
+ProcessFn = Callable[[list[Path], Path], list[dict[str, Any]]]
+PIPELINE_FACTORY = "processor.daemon.workers:pipeline_factory"
+
+
+def pipeline_factory(cfg: Any) -> ProcessFn:
+    """The production processing function: one :class:`Pipeline` per worker process."""
+    from processor.pipeline import Pipeline
+    return Pipeline(cfg).process_paths
+
+
+def resolve(spec: str) -> Callable[[Any], ProcessFn]:
+    """``"package.module:function"`` -> the function (specs cross the process boundary, objects don't)."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def worker_main(conn: mpc.Connection, factory: str, cfg: Any, parent_pid: int, log_file: str | None) -> None:
+    """Entry point of a worker process: build the function once, then serve jobs until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(parent_pid)
+    _worker_logging(log_file)
+    try:
+        fn = resolve(factory)(cfg)
+    except SpectSSPError as exc:
+        conn.send(("init_failed", None, exc.code, exc.message))
+        return
+    except BaseException as exc:  # noqa: BLE001 - reported to the daemon, which stops cleanly
+        logging.getLogger(__name__).debug("worker start-up failed", exc_info=True)
+        conn.send(("init_failed", None, errors.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None, os.getpid()))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        job_id, paths, out_root = msg
+        conn.send(_run_one(fn, job_id, [Path(p) for p in paths], Path(out_root)))
+
+
+def _run_one(fn: ProcessFn, job_id: int, paths: list[Path], out_root: Path) -> tuple:
+    """Run one job; every exception becomes an (error code, sentence) for the ledger."""
+    try:
+        return ("result", job_id, fn(paths, out_root), peak_rss_mb())
+    except SpectSSPError as exc:
+        return ("error", job_id, exc.code, exc.message, peak_rss_mb())
+    except OSError as exc:
+        where = str(exc.filename or "")
+        if where.startswith(str(out_root)):
+            return ("error", job_id, errors.OUTPUT_WRITE_FAILED,
+                    f"cannot write results in the output folder {str(out_root)!r}: {exc.strerror or exc}.",
+                    peak_rss_mb())
+        logging.getLogger(__name__).debug("job %s: OS error", job_id, exc_info=True)
+        return ("error", job_id, errors.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", peak_rss_mb())
+    except Exception as exc:  # a bug: the trace goes to the log file, the daemon goes on
+        logging.getLogger(__name__).error("job %s: unexpected %s", job_id, type(exc).__name__, exc_info=True)
+        return ("error", job_id, errors.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}", peak_rss_mb())
+
+
+def _worker_logging(log_file: str | None) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    err = logging.StreamHandler()
+    err.setLevel(logging.WARNING)
+    err.setFormatter(logging.Formatter("%(levelname)s [worker %(process)d] %(message)s"))
+    root.addHandler(err)
+    for noisy in ("PIL", "matplotlib", "h5py", "fsspec"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if log_file:
+        try:
+            fh = logging.FileHandler(log_file, encoding="utf-8")  # O_APPEND: lines from processes interleave whole
+        except OSError:
+            return
+        fh.setLevel(logging.DEBUG)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
+        root.addHandler(fh)
+
+
+@dataclass
+class Event:
+    """What the pool reports: ``kind`` is result, error, crashed, init_failed or ready."""
+
+    kind: str
+    job_id: int | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    code: str | None = None
+    message: str | None = None
+    rss_mb: float | None = None
+    worker_pid: int | None = None
+
+
+@dataclass
+class _Worker:
+    proc: Any
+    conn: mpc.Connection
+    ready: bool = False
+    job_id: int | None = None
+    started: float = 0.0
+    killed_for: str | None = None
+    peak_rss_mb: float = 0.0
+
+
+class WorkerPool:
+    """``n`` worker processes running ``factory``; the daemon's only way to run jobs."""
+
+    def __init__(self, n: int, factory: str, cfg: Any, *, start_method: str = "spawn",
+                 log_file: str | None = None) -> None:
+        self.n, self.factory, self.cfg, self.log_file = n, factory, cfg, log_file
+        self.ctx = mp.get_context(start_method)
+        self.workers: list[_Worker] = []
+        self.closing = False
+        self.peak_rss_mb: dict[int, float] = {}
+
+    def start(self) -> None:
+        while len(self.workers) < self.n:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=worker_main, name="spectssp-worker", daemon=True,
+                                args=(child, self.factory, self.cfg, os.getpid(), self.log_file))
+        proc.start()
+        child.close()
+        self.workers.append(_Worker(proc, parent))
+        log.debug("worker %d started", proc.pid)
+
+    # -- jobs -----------------------------------------------------------------------------
+    def idle(self) -> list[_Worker]:
+        return [w for w in self.workers if w.ready and w.job_id is None]
+
+    @property
+    def busy(self) -> dict[int, int]:
+        """job id -> worker pid of every running job."""
+        return {w.job_id: w.proc.pid for w in self.workers if w.job_id is not None}
+
+    def submit(self, worker: _Worker, job_id: int, paths: list[Path], out_root: Path) -> None:
+        worker.conn.send((job_id, [str(p) for p in paths], str(out_root)))
+        worker.job_id, worker.started = job_id, time.monotonic()
+
+    def kill_overdue(self, timeout_s: float) -> None:
+        """SIGKILL workers whose job has run longer than ``timeout_s`` (reported as crashed)."""
+        now = time.monotonic()
+        for w in self.workers:
+            if w.job_id is not None and w.killed_for is None and now - w.started > timeout_s:
+                log.error("job %d: no result after %.0f s; killing worker %d", w.job_id, timeout_s, w.proc.pid)
+                w.killed_for = f"it ran longer than daemon.job_timeout_s ({timeout_s:.0f} s)"
+                w.proc.kill()
+
+    def wait(self, timeout: float) -> list[Event]:
+        """Wait up to ``timeout`` s for messages or worker deaths; dead workers are replaced."""
+        handles: list[Any] = [w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers]
+        if not handles:
+            time.sleep(timeout)
+            return []
+        ready = mpc.wait(handles, timeout)
+        events: list[Event] = []
+        for w in list(self.workers):
+            if w.conn in ready:
+                try:
+                    while w.conn.poll():
+                        events.append(self._message(w, w.conn.recv()))
+                except (EOFError, OSError):
+                    pass
+            if w.proc.sentinel in ready or not w.proc.is_alive():
+                w.proc.join(timeout=5)
+                if w.proc.exitcode is not None:
+                    events.extend(self._dead(w))
+        return events
+
+    def _message(self, w: _Worker, msg: tuple) -> Event:
+        kind = msg[0]
+        if kind == "ready":
+            w.ready = True
+            return Event("ready", worker_pid=msg[2])
+        if kind == "init_failed":
+            return Event("init_failed", code=msg[2], message=msg[3], worker_pid=w.proc.pid)
+        job_id = msg[1]
+        w.job_id, w.killed_for = None, None
+        rss = msg[-1]
+        w.peak_rss_mb = max(w.peak_rss_mb, rss)
+        self.peak_rss_mb[w.proc.pid] = w.peak_rss_mb
+        if kind == "result":
+            return Event("result", job_id, results=msg[2], rss_mb=rss, worker_pid=w.proc.pid)
+        return Event("error", job_id, code=msg[2], message=msg[3], rss_mb=rss, worker_pid=w.proc.pid)
+
+    def _dead(self, w: _Worker) -> list[Event]:
+        self.workers.remove(w)
+        w.conn.close()
+        code = w.proc.exitcode
+        how = f"signal {-code} ({_signame(-code)})" if code is not None and code < 0 else f"exit code {code}"
+        events = []
+        if w.job_id is not None:
+            reason = w.killed_for or f"the worker process died ({how})"
+            log.warning("worker %d died (%s) while running job %d", w.proc.pid, how, w.job_id)
+            events.append(Event("crashed", w.job_id, code=errors.INTERNAL_ERROR, message=reason,
+                                worker_pid=w.proc.pid))
+        elif not self.closing:
+            log.warning("idle worker %d died (%s)", w.proc.pid, how)
+        if not self.closing and len(self.workers) < self.n:
+            self._spawn()
+        return events
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Ask idle workers to stop; kill any that do not within ``timeout_s``."""
+        self.closing = True
+        for w in self.workers:
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout_s
+        for w in self.workers:
+            w.proc.join(timeout=max(0.1, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(timeout=5)
+            w.conn.close()
+        self.workers = []
+
+
+def _signame(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return "unknown"
+
+
+def default_workers(mem_per_worker_gb: float = 1.5) -> int:
+    """Workers from cores and memory: one per usable core, at most one per 1.5 GB available."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    avail_gb = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail_gb = int(line.split()[1]) / (1024 * 1024)
+                    break
+    except OSError:
+        pass
+    by_mem = int(avail_gb // mem_per_worker_gb) if avail_gb is not None else cores
+    return max(1, min(cores, by_mem))
