@@ -79,6 +79,12 @@ def load_atlas(data_dir: str | None = None) -> Atlas:
     meta = json.loads((d / "atlas.json").read_text())
     maps = {v: z[f"pixmap_{v}"] for v in VIEWS}
     surface = Surface(z["surface_voxel"], z["surface_normal"], z["surface_view"], maps, z["surface_shading"])
-    return Atlas(affine=z["affine"], template=z["template"], brain=z["brain"], labels=z["labels"],
+    atlas = Atlas(affine=z["affine"], template=z["template"], brain=z["brain"], labels=z["labels"],
                  gm=z["gm"].astype(np.float32), wm=z["wm"].astype(np.float32), surface=surface,
                  sha256=meta["sha256"])
+    # Display shading: Lambert shading times the template's own 3D-SSP value, so the grey
+    # surface shows anatomy (gyri, the medial wall's callosal region) and not only shape.
+    tmpl = atlas.template.reshape(-1)[atlas.samples(13.5)].max(axis=1)
+    tmpl = np.clip(tmpl / np.percentile(tmpl, 99), 0, 1)
+    surface.shading = (surface.shading * (0.35 + 0.65 * tmpl)).astype(np.float32)
+    return atlas

@@ -20,9 +20,15 @@ class RegionFeatures:
         empty = [n for n, m in zip(self.regions, self.masks) if not m.any()]
         if empty:
             raise ValueError(f"regions without surface pixels: {', '.join(empty)}")
-        # (regions, P) averaging matrix: one matrix product per study.
-        w = np.stack(self.masks).astype(np.float32)
-        self.weights = w / w.sum(axis=1, keepdims=True)
+        # Pixels sorted by region, so each mean is one contiguous slice (reduceat).
+        lab = np.full(pixel_voi.shape, -1, np.int64)
+        for i, m in enumerate(self.masks):
+            lab[m & (lab < 0)] = i
+        keep = np.flatnonzero(lab >= 0)
+        self.order = keep[np.argsort(lab[keep], kind="stable")]
+        counts = np.bincount(lab[keep], minlength=len(self.masks))
+        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self.counts = counts.astype(np.float32)
 
     @property
     def names(self) -> list[str]:
@@ -32,4 +38,5 @@ class RegionFeatures:
         """(R, P) Z -> (R * regions,) float32 regional mean Z, rows in ``references`` order."""
         if z.ndim != 2 or z.shape[0] != len(self.references):
             raise ValueError(f"expected Z of shape ({len(self.references)}, P), got {z.shape}")
-        return (z.astype(np.float32) @ self.weights.T).reshape(-1)
+        sums = np.add.reduceat(z[:, self.order].astype(np.float64), self.starts, axis=1)
+        return (sums / self.counts[None, :]).astype(np.float32).reshape(-1)

@@ -134,6 +134,8 @@ SCHEMA: dict[str, Any] = {
         "max_attempts": Key((int,), 3, _positive),
         "archive_inputs": Key((str,), "archive", _one_of("archive", "delete")),
         "poll_interval_s": Key(NUM, 1.0, _positive),
+        "rescan_interval_s": Key(NUM, 60.0, _positive),
+        "job_timeout_s": Key(NUM, 3600.0, _positive),
     },
     "delivery": {
         "retry_initial_s": Key(NUM, 5.0, _positive),

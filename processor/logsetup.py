@@ -24,7 +24,7 @@ def configure(verbosity: int, log_dir: Path | None, argv: list[str]) -> Path | N
     console.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(min(verbosity, 1), logging.DEBUG))
     console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     root.addHandler(console)
-    for noisy in ("PIL", "matplotlib", "pynetdicom", "watchdog", "h5py", "fsspec"):
+    for noisy in ("PIL", "matplotlib", "pynetdicom", "watchdog", "h5py", "fsspec", "highdicom"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # pydicom logs offending element values (which may be patient data) when it meets
     # invalid ones; keep those out of the log files.

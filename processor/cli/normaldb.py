@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, required=True, metavar="FILE", help="database file to write (.ndb)")
     b.add_argument("--tracer", default=None, help="expected tracer (default: from the DICOM headers)")
     b.add_argument("--strict", action="store_true", help="fail if any input series is rejected")
+    b.add_argument("--note", default="", help="free text stored in the database (e.g. how members were chosen)")
     add_config_arg(b)
     i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database")
     i.add_argument("file", type=Path)
@@ -81,17 +82,26 @@ def _build(args: argparse.Namespace) -> int:
             failed += 1
             print(f"rejected  {s.series_uid}  [{errors.REGISTRATION_FAILED}] QC r={reg.qc:.3f}")
             continue
-        age = getattr(s, "age", None)
+        age = _age_years(s.header)
         builder.add(reg.volume, {"series_uid": s.series_uid, "patient_id": s.patient_id, "age": age,
                                  "qc": round(reg.qc, 4)})
     try:
-        ndb = builder.build()
+        ndb = builder.build(note=args.note)
     except ValueError as exc:
         raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc) + ".") from None
     ndb.save(args.out)
     print(f"normal database {args.out}: {ndb.n} members, tracer {tracer}, "
           f"{len(rejected) + failed} series left out")
     return 0 if not (rejected or failed) else 1
+
+
+def _age_years(header) -> float | None:
+    """PatientAge ('072Y', '006M', ...) in years, or None when absent or malformed."""
+    text = str(getattr(header, "PatientAge", "") or "") if header is not None else ""
+    units = {"Y": 1.0, "M": 1 / 12, "W": 1 / 52.18, "D": 1 / 365.25}
+    if len(text) == 4 and text[:3].isdigit() and text[3] in units:
+        return round(int(text[:3]) * units[text[3]], 1)
+    return None
 
 
 def _info(args: argparse.Namespace) -> int:

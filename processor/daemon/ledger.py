@@ -182,14 +182,17 @@ class Ledger:
 
     def create(self, *, series_uid: str | None, study_uid: str | None, accession: str | None,
                files: list[FileEntry], chash: str, duplicate_of: int | None = None,
-               version: int = 1, note: str | None = None) -> Job:
-        """Insert a job in ``received`` with its file list, in one transaction."""
+               version: int = 1, note: str | None = None, error_code: str | None = None,
+               error_message: str | None = None) -> Job:
+        """Insert a job in ``received`` with its file list, in one transaction. An error given
+        here (an unreadable file) sends the job to ``rejected`` once its file is taken in."""
         now = self.clock()
         with self._tx():
             cur = self._db.execute(
                 "INSERT INTO jobs (series_uid, study_uid, accession, content_hash, version, state, n_files,"
-                " duplicate_of, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (series_uid, study_uid, accession, chash, version, RECEIVED, len(files), duplicate_of, now, now))
+                " duplicate_of, error_code, error_message, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (series_uid, study_uid, accession, chash, version, RECEIVED, len(files), duplicate_of,
+                 error_code, error_message, now, now))
             job_id = int(cur.lastrowid)
             self._db.executemany(
                 "INSERT INTO job_files (job_id, seq, sop_uid, sha256, source, name) VALUES (?,?,?,?,?,?)",

@@ -58,6 +58,7 @@ def render_sheet(surface: Surface, z_rows: dict[str, np.ndarray], info: SheetInf
     for c, view in enumerate(VIEWS):
         tw = draw.textlength(view, font=font(18, bold=True))
         draw.text((x0 + c * cell + (cell - tw) / 2, y_names), view, fill=white, font=font(18, bold=True))
+    markers = _marker_columns(surface, cell)
     y0 = HEADER_H + 28
     for r, (name, z) in enumerate(rows):
         top = y0 + r * cell
@@ -67,13 +68,26 @@ def render_sheet(surface: Surface, z_rows: dict[str, np.ndarray], info: SheetInf
             tile = Image.fromarray(rgb).resize((cell, cell), Image.BILINEAR)
             img.paste(tile, (x0 + c * cell, top))
             if view in LR_MARKERS:
-                left, right = LR_MARKERS[view]
-                draw.text((x0 + c * cell + 6, top + 4), left, fill=white, font=font(16, bold=True))
-                draw.text((x0 + (c + 1) * cell - 18, top + 4), right, fill=white, font=font(16, bold=True))
+                (left, right), (xl, xr) = LR_MARKERS[view], markers[view]
+                draw.text((x0 + c * cell + xl, top + 2), left, fill=white, font=font(16, bold=True))
+                draw.text((x0 + c * cell + xr, top + 2), right, fill=white, font=font(16, bold=True))
     _colour_bar(draw, img, x0 + len(VIEWS) * cell + 30, y0 + cell, len(rows) * cell - cell, z_min, z_max)
     banner = f"{RESEARCH_BANNER}    {SOFTWARE_NAME} {__version__}"
     draw.text((MARGIN, height - FOOTER_H + 18), banner, fill=(255, 210, 0), font=font(20, bold=True))
     return np.asarray(img)
+
+
+def _marker_columns(surface: Surface, cell: int) -> dict[str, tuple[int, int]]:
+    """x offsets inside a cell for the L/R markers: just inside the brain's left and right
+    extent at its top rows, so markers of neighbouring views never touch."""
+    out = {}
+    for view in LR_MARKERS:
+        pmap = surface.pixel_maps[view]
+        cols = np.flatnonzero((pmap >= 0).any(axis=0))
+        size = cell // SCALE
+        left_pad = (size - pmap.shape[1]) // 2
+        out[view] = (int((left_pad + cols[0]) * SCALE), int((left_pad + cols[-1] + 1) * SCALE) - 12)
+    return out
 
 
 def _colour_bar(draw: ImageDraw.ImageDraw, img: Image.Image, x: int, top: int, height: int,

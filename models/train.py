@@ -1,0 +1,269 @@
+"""Training: N seeded repeats on one simulated data set, early stopping on validation, one
+checkpoint per repeat, curves as PNG, and a model directory that ``models.inference`` loads.
+
+The repeats differ only in their seed (initialisation and batch order), as the paper's 20
+training runs did, so their spread is the SD of Table 1; at inference they form an ensemble.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from models import CLASSES
+from models.metrics import aggregate, confusion, scores
+from models.networks import BASELINE, MEAN, NETWORKS, STD, RegionalLogReg, build_network, count_parameters
+from models.simulate import SimDataset
+
+log = logging.getLogger(__name__)
+
+CARD_SCHEMA = "spectssp.model/1"
+RESEARCH_USE = "RESEARCH USE ONLY - NOT FOR DIAGNOSIS"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by every repeat."""
+
+    network: str = "mobilenet_v3_small"
+    repeats: int = 5
+    epochs: int = 30                  # at most; early stopping usually ends sooner
+    patience: int = 5                 # epochs without a better validation score
+    batch_size: int = 32
+    learning_rate: float | None = None  # None: the network's default (models.networks.NETWORKS)
+    weight_decay: float = 1e-4
+    seed: int = 1
+    device: str = "cpu"               # cpu | cuda | auto
+    threads: int = 2                  # torch CPU threads (the budget is 2 cores)
+    init: str | None = None           # local torchvision ImageNet state dict
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed, same weights and batch order (deterministic kernels where torch has them)."""
+    import random
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(N, S, S, 3) uint8 -> (N, 3, S, S) float, ImageNet-normalised (so ImageNet weights fit)."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def predict_images(model: nn.Module, images: np.ndarray, device: torch.device, batch: int = 64) -> np.ndarray:
+    """(N, 3) softmax probabilities."""
+    model.eval()
+    out = []
+    for s in range(0, len(images), batch):
+        out.append(torch.softmax(model(to_input(images[s:s + batch], device)), dim=1).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+
+
+def _logits(out: Any) -> torch.Tensor:
+    return out.logits if hasattr(out, "logits") else out
+
+
+def train_repeat(ds: SimDataset, cfg: TrainConfig, repeat: int, progress: bool = True,
+                 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Train one repeat; returns the best state dict (by validation) and the history."""
+    from tqdm import tqdm
+
+    device = resolve_device(cfg.device)
+    seed = cfg.seed * 1000 + repeat
+    seed_everything(seed)
+    model = build_network(cfg.network, len(CLASSES), cfg.init).to(device)
+    lr = cfg.learning_rate or NETWORKS[cfg.network].lr
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    tr, va = ds.subset("training"), ds.subset("validation")
+    gen = torch.Generator().manual_seed(seed)
+    y_all = torch.from_numpy(ds.labels)
+    hist: dict[str, Any] = {"seed": seed, "lr": lr, "train_loss": [], "val_loss": [], "val_accuracy": [],
+                            "train_accuracy": []}
+    best: tuple[float, float] = (-1.0, float("inf"))
+    best_state = copy.deepcopy(model.state_dict())
+    best_epoch, stale = 0, 0
+    bar = tqdm(range(cfg.epochs), desc=f"{cfg.network} repeat {repeat + 1}/{cfg.repeats}", unit="epoch",
+               disable=not progress)
+    for epoch in bar:
+        model.train()
+        order = tr[torch.randperm(len(tr), generator=gen).numpy()]
+        total, correct, n = 0.0, 0, 0
+        for s in range(0, len(order), cfg.batch_size):
+            idx = order[s:s + cfg.batch_size]
+            if len(idx) < 2:   # BatchNorm cannot train on a single image
+                continue
+            x = to_input(ds.images[idx], device)
+            y = y_all[idx].to(device)
+            opt.zero_grad(set_to_none=True)
+            out = _logits(model(x))
+            loss = loss_fn(out, y)
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+            correct += int((out.argmax(1) == y).sum())
+            n += len(idx)
+        probs = predict_images(model, ds.images[va], device)
+        yv = ds.labels[va]
+        vloss = float(-np.log(np.clip(probs[np.arange(len(yv)), yv], 1e-7, 1)).mean())
+        vacc = float((probs.argmax(1) == yv).mean())
+        hist["train_loss"].append(total / max(n, 1))
+        hist["train_accuracy"].append(correct / max(n, 1))
+        hist["val_loss"].append(vloss)
+        hist["val_accuracy"].append(vacc)
+        bar.set_postfix(loss=f"{total / max(n, 1):.3f}", val_acc=f"{vacc:.3f}", val_loss=f"{vloss:.3f}")
+        if (vacc, -vloss) > (best[0], -best[1]):
+            best, best_epoch, stale = (vacc, vloss), epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    bar.close()
+    hist["best_epoch"] = best_epoch
+    hist["epochs_run"] = len(hist["train_loss"])
+    return best_state, hist
+
+
+def evaluate_sets(ds: SimDataset, probs: np.ndarray) -> dict[str, Any]:
+    """Table 1 scores of the training and validation images from (N, 3) probabilities."""
+    out = {}
+    for which in ("training", "validation"):
+        idx = ds.subset(which)
+        cm = confusion(ds.labels[idx], probs[idx].argmax(1), len(CLASSES))
+        out[which] = dict(scores(cm, CLASSES), confusion=cm.tolist())
+    return out
+
+
+def save_state(state: dict[str, torch.Tensor], path: Path, half: bool = True) -> str:
+    """Write a state dict (float tensors as float16 to keep the model small); returns sha256."""
+    st = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()) for k, v in state.items()}
+    tmp = path.with_suffix(".tmp")
+    torch.save(st, tmp)
+    os.replace(tmp, path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def plot_curves(histories: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for i, h in enumerate(histories):
+        ep = np.arange(1, len(h["train_loss"]) + 1)
+        a.plot(ep, h["train_loss"], color=f"C{i % 10}", lw=1, label=f"repeat {i + 1} train")
+        a.plot(ep, h["val_loss"], color=f"C{i % 10}", lw=1, ls="--")
+        b.plot(ep, h["val_accuracy"], color=f"C{i % 10}", lw=1)
+        b.plot(ep, h["train_accuracy"], color=f"C{i % 10}", lw=0.7, alpha=0.4)
+    a.set_xlabel("epoch"), a.set_ylabel("cross-entropy (solid train, dashed validation)")
+    b.set_xlabel("epoch"), b.set_ylabel("accuracy (solid validation, faint train)"), b.set_ylim(0, 1.02)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: dict[str, Any],
+                atlas_sha256: str, dataset_dir: Path | None = None,
+                inference: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train all repeats on ``ds`` and write the model directory; returns the model card."""
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available()):
+        torch.set_num_threads(max(1, min(cfg.threads, 2)))
+    sim = ds.manifest["config"]
+    inference = inference or {"references": list(sim["references"]), "z_min": sim["display_ranges"][0][0],
+                              "z_max": sim["display_ranges"][0][1]}
+    weights, histories, per_repeat = [], [], []
+    if cfg.network == BASELINE:
+        tr = ds.subset("training")
+        model = RegionalLogReg(seed=cfg.seed).fit(ds.features[tr], ds.labels[tr])
+        probs = model.predict_proba(ds.features)
+        per_repeat.append(evaluate_sets(ds, probs))
+        path = out_dir / "logreg.npz"
+        np.savez(path, **model.state())
+        weights.append({"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+        architecture = {"network": BASELINE, "features": ds.manifest.get("feature_names", []),
+                        "note": "multinomial logistic regression on the regional mean Z table; deterministic, one fit"}
+    else:
+        for r in range(cfg.repeats):
+            state, hist = train_repeat(ds, cfg, r, progress)
+            model = build_network(cfg.network, len(CLASSES))
+            model.load_state_dict(state)
+            device = resolve_device(cfg.device)
+            probs = predict_images(model.to(device), ds.images, device)
+            per_repeat.append(evaluate_sets(ds, probs))
+            hist["final"] = {k: per_repeat[-1][k]["accuracy"] for k in ("training", "validation")}
+            histories.append(hist)
+            path = out_dir / f"repeat_{r:02d}.pt"
+            weights.append({"file": path.name, "sha256": save_state(state, path), "best_epoch": hist["best_epoch"],
+                            "epochs_run": hist["epochs_run"], "seed": hist["seed"]})
+            log.info("repeat %d: validation accuracy %.3f", r + 1, hist["final"]["validation"])
+        plot_curves(histories, out_dir / "curves.png", f"{cfg.network}, protocol {sim['protocol']}")
+        (out_dir / "history.json").write_text(json.dumps(histories, indent=1))
+        spec = NETWORKS[cfg.network]
+        architecture = {"network": cfg.network, "parameters": count_parameters(build_network(cfg.network, 3)),
+                        "cam_layer": spec.cam_layer, "head": spec.head, "note": spec.note,
+                        "normalisation": {"mean": list(MEAN), "std": list(STD)}}
+    metrics = {s: aggregate([p[s] for p in per_repeat], CLASSES) for s in ("training", "validation")}
+    metrics["per_repeat"] = per_repeat
+    created = _dt.datetime.now(_dt.timezone.utc)
+    wsha = hashlib.sha256("".join(w["sha256"] for w in weights).encode()).hexdigest()
+    from processor import __version__
+    card = {
+        "schema": CARD_SCHEMA,
+        "name": f"spectssp-{cfg.network}-{sim['protocol']}",
+        "version": f"{created:%Y%m%d}.{wsha[:8]}",
+        "intended_use": f"{RESEARCH_USE}. Classifies 3D-SSP decrease Z maps of 123I-IMP brain perfusion "
+                        "SPECT as AD, DLB or NC; trained on images simulated from the normal database below.",
+        "classes": list(CLASSES),
+        "architecture": architecture,
+        "input": {"size": int(ds.images.shape[1]), "layout": "2x2 composite RT.LAT | LT.LAT / RT.MED | LT.MED",
+                  "channels": "RGB uint8 / 255, ImageNet mean/std"},
+        "inference": inference,
+        "normal_database": ndb_info,
+        "atlas_sha256": atlas_sha256,
+        "protocol": sim["protocol"],
+        "simulation": sim,
+        "data": {"counts": ds.manifest["counts"], "validation_members": ds.manifest["validation_members"],
+                 "images_sha256": ds.manifest["images_sha256"], "dataset_dir": str(dataset_dir) if dataset_dir else None},
+        "training": dict(dataclasses.asdict(cfg), repeats=len(weights), torch=torch.__version__,
+                         seconds=round(time.perf_counter() - t0, 1), software=f"spectssp {__version__}"),
+        "weights": weights,
+        "metrics": metrics,
+        "created": created.isoformat(timespec="seconds"),
+    }
+    tmp = out_dir / "model.json.tmp"
+    tmp.write_text(json.dumps(card, indent=1))
+    os.replace(tmp, out_dir / "model.json")
+    return card
