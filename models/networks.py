@@ -40,15 +40,16 @@ def _tv(name: str, **kw: Any) -> Callable[[int], nn.Module]:
 
 
 class TinyCNN(nn.Module):
-    """Three conv blocks and a linear head: minutes-scale CI training, not a clinical model."""
+    """Three conv blocks and a linear head on a 4 x 4 grid (position matters on the composite):
+    minutes-scale CI training, not a clinical model."""
 
     def __init__(self, num_classes: int = 3) -> None:
         super().__init__()
         def block(i: int, o: int) -> nn.Sequential:
             return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
         self.features = nn.Sequential(block(3, 16), nn.MaxPool2d(2), block(16, 32), nn.MaxPool2d(2), block(32, 32))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(32, num_classes)
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.fc = nn.Linear(32 * 16, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(self.pool(self.features(x)), 1))

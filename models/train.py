@@ -129,7 +129,7 @@ def train_repeat(ds: SimDataset, cfg: TrainConfig, repeat: int, progress: bool =
             loss = loss_fn(out, y)
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
             correct += int((out.argmax(1) == y).sum())
             n += len(idx)
         probs = predict_images(model, ds.images[va], device)

@@ -76,6 +76,14 @@ def _ae_title(v: Any) -> str | None:
     return None if ok else "an AE title of 1 to 16 ASCII characters"
 
 
+def _pair_in(lo: float, hi: float):
+    def check(v: Any) -> str | None:
+        ok = (len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+              and lo <= v[0] <= v[1] <= hi)
+        return None if ok else f"a [min, max] pair with {lo} <= min <= max <= {hi}"
+    return check
+
+
 NUM = (int, float)
 REFERENCES = ("GLB", "THL", "PNS", "CBL")
 
@@ -136,6 +144,43 @@ SCHEMA: dict[str, Any] = {
         "poll_interval_s": Key(NUM, 1.0, _positive),
         "rescan_interval_s": Key(NUM, 60.0, _positive),
         "job_timeout_s": Key(NUM, 3600.0, _positive),
+    },
+    # Offline `spectssp train` (models/simulate.py and models/train.py document each knob).
+    "training": {
+        "protocol": Key((str,), "ours", _one_of("ours", "paper")),
+        "network": Key((str,), "mobilenet_v3_small",
+                       _one_of("alexnet", "googlenet", "resnet18", "mobilenet_v3_small", "efficientnet_b0",
+                               "tiny", "logreg")),
+        "repeats": Key((int,), 5, _positive),
+        "epochs": Key((int,), 25, _positive),
+        "patience": Key((int,), 5, _positive),
+        "batch_size": Key((int,), 32, _positive),
+        "learning_rate": Key(NUM, None, _positive, nullable=True),
+        "image_size": Key((int,), None, _positive, nullable=True),
+        "images_per_class": Key((int,), 369, _positive),
+        "validation_per_class": Key((int,), 28, _positive),
+        "seed": Key((int,), 2021, _non_negative),
+        "device": Key((str,), "auto", _one_of("cpu", "cuda", "auto")),
+        "threads": Key((int,), 2, _positive),
+        "cache_dir": Key((str,), None, nullable=True),
+        "inference_references": Key((list,), ["GLB", "THL", "PNS", "CBL"], _subset_of(*REFERENCES)),
+        "simulation": {
+            "severity": Key((list,), [0.08, 0.35], _pair_in(0.0, 0.95)),
+            "edge_fwhm_mm": Key(NUM, 8.0, _non_negative),
+            "partial_p": Key(NUM, 0.3, _fraction),
+            "asymmetric_p": Key(NUM, 0.3, _fraction),
+            "asymmetry": Key((list,), [0.3, 0.8], _pair_in(0.0, 1.0)),
+            "region_jitter": Key(NUM, 0.3, _fraction),
+            "ad_temporal_p": Key(NUM, 0.5, _fraction),
+            "ad_temporal_share": Key((list,), [0.3, 0.6], _pair_in(0.0, 1.0)),
+            "dlb_parietal_p": Key(NUM, 0.6, _fraction),
+            "dlb_parietal_share": Key((list,), [0.3, 0.8], _pair_in(0.0, 1.0)),
+            "dlb_cingulate_share": Key((list,), [0.0, 0.15], _pair_in(0.0, 1.0)),
+            "distractor_p": Key(NUM, 0.25, _fraction),
+            "distractor_severity": Key((list,), [0.04, 0.12], _pair_in(0.0, 0.95)),
+            "blur_fwhm_mm": Key((list,), [0.0, 6.0], _pair_in(0.0, 30.0)),
+            "noise_sd": Key((list,), [0.0, 0.03], _pair_in(0.0, 0.5)),
+        },
     },
     "delivery": {
         "retry_initial_s": Key(NUM, 5.0, _positive),

@@ -111,10 +111,15 @@ class Pipeline:
         result["normal_database"] = {"path": str(self.ndb_path), "n": self.ndb.n, "tracer": self.ndb.tracer,
                                      "sha256": self.ndb.sha256()[:16]}
         name = safe_name(s.series_uid, "|".join(str(p) for p in s.files))
-        out_root.mkdir(parents=True, exist_ok=True)
         staging = out_root / f".staging-{name}-{os.getpid()}"
-        staging.mkdir(parents=True, exist_ok=True)
         final = out_root / name
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            result["error"] = {"code": errors.OUTPUT_WRITE_FAILED,
+                               "message": f"cannot create the result folder in {str(out_root)!r}: {exc.strerror or exc}."}
+            log.error("series %s: %s", s.series_uid or "-", result["error"]["message"])
+            return result
         try:
             if s.status != "ok":
                 raise s.error

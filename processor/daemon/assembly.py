@@ -56,6 +56,8 @@ def read_header(path: Path) -> Header:
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS)
         except InvalidDicomError:
+            if _has_prefix(path):
+                raise HeaderError(errors.UNREADABLE, "DICOM file is truncated or its header is corrupt.") from None
             try:  # a bare dataset without preamble, as some old systems write it
                 ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS, force=True)
             except Exception:
@@ -75,10 +77,21 @@ def read_header(path: Path) -> Header:
 
         series = text("SeriesInstanceUID")
     if series is None:
+        if _has_prefix(path):
+            raise HeaderError(errors.UNREADABLE, "DICOM file is truncated or its header lacks a SeriesInstanceUID.")
         if text("SOPClassUID") is None and text("Modality") is None:
             raise HeaderError(errors.NOT_DICOM, "file is not DICOM (no DICM prefix and no DICOM header).")
         raise HeaderError(errors.UNREADABLE, "DICOM object has no SeriesInstanceUID.")
     return Header(series, text("SOPInstanceUID"), text("StudyInstanceUID"), text("AccessionNumber"))
+
+
+def _has_prefix(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
 
 
 @dataclass
@@ -203,13 +216,18 @@ def remove_empty_dirs(root: Path, min_age_s: float) -> None:
     created its folder must not lose it before the first file lands.
     """
     now = time.time()
-    for dirpath, dirs, names in os.walk(root, topdown=False):
+    folders = []
+    for dirpath, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
         d = Path(dirpath)
-        if d == root or any(part.startswith(".") for part in d.relative_to(root).parts):
-            continue
-        try:
-            if now - d.stat().st_mtime < min_age_s:
-                continue
-            d.rmdir()   # fails (harmlessly) when not empty
-        except OSError:
-            pass
+        if d != root:
+            try:
+                folders.append((d, d.stat().st_mtime))  # before our own removals touch it
+            except OSError:
+                pass
+    for d, mtime in reversed(folders):
+        if now - mtime >= min_age_s:
+            try:
+                d.rmdir()   # fails (harmlessly) when not empty
+            except OSError:
+                pass

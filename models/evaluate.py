@@ -1,0 +1,254 @@
+"""The paper's Table 1 for any model and data: per set (training, validation, test) and class,
+precision, recall and F-measure, and accuracy, as mean +- SD over the training repeats, plus
+the ensemble's confusion matrices, Markdown and JSON reports, PNG plots and a Grad-CAM gallery.
+
+Training and validation images come from the model's simulated data set (the cache named in
+the card, or simulated again from the normal database). Test data are DICOM studies in
+``DIR/<class>/<study>/`` and go through the whole product (``processor.pipeline.Pipeline``:
+intake, registration, 3D-SSP, classification), so the test measures what a site would run.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models import CLASSES
+from models.metrics import aggregate, confusion, fmt, scores
+
+log = logging.getLogger(__name__)
+
+PAPER_TABLE1 = {  # AlexNet (GoogLeNet where the paper gives it), PAPER.md
+    "test": {"recall": {"AD": "0.52+-0.12 (0.82+-0.12)", "DLB": "0.74+-0.09 (0.42+-0.12)", "NC": "0.76+-0.06 (0.78+-0.08)"},
+             "precision": {"AD": "0.70+-0.08", "DLB": "0.53+-0.08", "NC": "0.93+-0.04"},
+             "f_measure": {"AD": "0.58+-0.06", "DLB": "0.61+-0.02", "NC": "0.83+-0.02"},
+             "accuracy": "0.68+-0.02 (0.68+-0.01)"},
+    "training": {"recall": {"AD": "1.00", "DLB": "0.88+-0.08", "NC": "0.99+-0.01"}, "accuracy": "0.96+-0.02"},
+    "validation": {"recall": {"AD": "0.96+-0.03 (0.96+-0.02)", "DLB": "0.94+-0.04 (0.88+-0.04)",
+                              "NC": "0.98+-0.01 (0.96+-0.05)"}, "accuracy": "0.96+-0.01 (0.93+-0.02)"},
+}
+
+
+@dataclass
+class SetPredictions:
+    """Per-repeat probabilities of one set: (M, N, 3), true labels (N,), item names."""
+
+    name: str
+    member_probs: np.ndarray
+    labels: np.ndarray
+    items: list[str]
+    failed: list[dict[str, Any]] = field(default_factory=list)   # test studies without a label
+    indeterminate: int = 0
+
+    def report(self) -> dict[str, Any]:
+        per_repeat = []
+        for m in range(self.member_probs.shape[0]):
+            cm = confusion(self.labels, self.member_probs[m].argmax(1), len(CLASSES))
+            per_repeat.append(dict(scores(cm, CLASSES), confusion=cm.tolist()))
+        ens_cm = confusion(self.labels, self.member_probs.mean(0).argmax(1), len(CLASSES))
+        return {"n": int(len(self.labels)), "repeats": aggregate(per_repeat, CLASSES), "per_repeat": per_repeat,
+                "ensemble": dict(scores(ens_cm, CLASSES), confusion=ens_cm.tolist()),
+                "failed": self.failed, "indeterminate": self.indeterminate}
+
+
+# -- the sets -------------------------------------------------------------------------------
+def simulated_sets(clf, ds) -> list[SetPredictions]:
+    """Training and validation sets of a simulated data set, each repeat separately."""
+    if clf.baseline is not None:
+        probs = clf.baseline.predict_proba(ds.features)[None]
+    else:
+        probs = clf.member_probs(ds.images)
+    out = []
+    for which in ("training", "validation"):
+        idx = ds.subset(which)
+        out.append(SetPredictions(which, probs[:, idx], ds.labels[idx], [f"{which}-{i}" for i in idx]))
+    return out
+
+
+def find_studies(data_dir: Path) -> list[tuple[str, Path]]:
+    """(class, study folder) for every ``DIR/<class>/<study>/``; class names as in CLASSES."""
+    data_dir = Path(data_dir)
+    found = []
+    names = {c.lower(): c for c in CLASSES}
+    for cdir in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+        label = names.get(cdir.name.lower())
+        if label is None:
+            log.warning("skipping %s: not one of %s", cdir, ", ".join(CLASSES))
+            continue
+        found.extend((label, s) for s in sorted(p for p in cdir.iterdir() if p.is_dir()))
+    if not found:
+        raise ValueError(f"no studies under {data_dir}: expected {data_dir}/<AD|DLB|NC>/<study>/")
+    return found
+
+
+class _Recorder:
+    """Wraps the pipeline's classifier to keep each Prediction (per-repeat probabilities)."""
+
+    def __init__(self, clf) -> None:
+        self.clf = clf
+        self.calls: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.clf, name)
+
+    def predict_ssp(self, surface, ssp):
+        p = self.clf.predict_ssp(surface, ssp)
+        self.calls.append(p)
+        return p
+
+
+def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress: bool = True,
+                 ) -> tuple[SetPredictions, list[tuple[str, str, Any]]]:
+    """Run every study through the product pipeline; returns the test set and its predictions."""
+    from tqdm import tqdm
+
+    from processor.pipeline import Pipeline
+    pipe = Pipeline(cfg)
+    if pipe.classifier is None:
+        raise ValueError("the configuration has no model")
+    rec = _Recorder(pipe.classifier)
+    pipe.classifier = rec
+    probs, labels, items, failed, preds = [], [], [], [], []
+    indeterminate = 0
+    for label, study in tqdm(studies, desc="test studies", unit="study", disable=not progress):
+        rec.calls.clear()
+        results = pipe.process_paths(sorted(p for p in study.rglob("*") if p.is_file()), work_dir / label / study.name)
+        calls = list(rec.calls)
+        for res in results:
+            cls = res.get("classification")
+            if res.get("status") != "ok" or not cls:
+                failed.append({"study": f"{label}/{study.name}", "status": res.get("status"),
+                               "error": res.get("error")})
+                continue
+            p = calls.pop(0)
+            indeterminate += cls["label"] == "indeterminate"
+            probs.append(p.member_probabilities)
+            labels.append(CLASSES.index(label))
+            items.append(f"{label}/{study.name}")
+            preds.append((label, f"{label}/{study.name}", p))
+    if not probs:
+        raise ValueError("no test study was classified; see the failures in the pipeline output")
+    mp = np.stack(probs, axis=1)  # (M, N, 3)
+    return SetPredictions("test", mp, np.array(labels), items, failed, indeterminate), preds
+
+
+# -- pictures -------------------------------------------------------------------------------
+def plot_confusions(reports: dict[str, dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sets = list(reports)
+    fig, axes = plt.subplots(1, len(sets), figsize=(4 * len(sets), 3.8), squeeze=False)
+    for ax, s in zip(axes[0], sets):
+        cm = np.array(reports[s]["ensemble"]["confusion"])
+        ax.imshow(cm, cmap="Blues")
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+        ax.set_xticks(range(len(CLASSES)), CLASSES), ax.set_yticks(range(len(CLASSES)), CLASSES)
+        ax.set_xlabel("predicted"), ax.set_ylabel("true")
+        ax.set_title(f"{s} (acc {reports[s]['ensemble']['accuracy']:.2f}, n={reports[s]['n']})")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def gallery(entries: list[tuple[str, str, Any]], path: Path, per_group: int = 3) -> int:
+    """Grad-CAM gallery: per true class, up to ``per_group`` correct and wrong calls.
+
+    ``entries``: (true class, item name, Prediction). Each tile is the composite beside its
+    Grad-CAM overlay with the call written under it. Returns the number of tiles.
+    """
+    from PIL import Image, ImageDraw
+    chosen = []
+    for c in CLASSES:
+        mine = [e for e in entries if e[0] == c]
+        right = [e for e in mine if CLASSES[e[2].top] == c][:per_group]
+        wrong = [e for e in mine if CLASSES[e[2].top] != c][:per_group]
+        chosen.extend(right + wrong)
+    if not chosen:
+        return 0
+    s = chosen[0][2].composite.shape[0]
+    tile_w, tile_h = 2 * s, s + 30
+    cols = 2
+    rows = (len(chosen) + cols - 1) // cols
+    canvas = Image.new("RGB", (cols * tile_w, rows * tile_h), "black")
+    draw = ImageDraw.Draw(canvas)
+    for i, (true, item, p) in enumerate(chosen):
+        x, y = (i % cols) * tile_w, (i // cols) * tile_h
+        canvas.paste(Image.fromarray(np.concatenate([p.composite, p.gradcam_rgb], axis=1)), (x, y))
+        call = CLASSES[p.top]
+        mark = "OK" if call == true else "WRONG"
+        draw.text((x + 4, y + s + 2), f"{mark} true {true} -> {call} {p.probabilities[p.top]:.2f}", fill="white")
+        draw.text((x + 4, y + s + 15), item[:40], fill="grey")
+    canvas.save(path)
+    return len(chosen)
+
+
+def simulated_gallery_entries(clf, ds, which: str = "validation", limit: int = 60) -> list[tuple[str, str, Any]]:
+    """Predictions with Grad-CAM for simulated images (when there is no test set)."""
+    from models.inference import Prediction, heat_overlay
+    if clf.baseline is not None:
+        return []
+    idx = ds.subset(which)
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.permutation(idx)[:limit])
+    mp = clf.member_probs(ds.images[idx])
+    out = []
+    for k, i in enumerate(idx):
+        probs = mp[:, k].mean(0)
+        heat = clf.gradcam(ds.images[i], int(probs.argmax()))
+        p = Prediction(probs, mp[:, k], ds.images[i], heat, heat_overlay(ds.images[i], heat), clf.tag, "")
+        out.append((CLASSES[int(ds.labels[i])], f"{which} image {i}", p))
+    return out
+
+
+# -- reports --------------------------------------------------------------------------------
+def markdown(report: dict[str, Any]) -> str:
+    """Table 1 layout: rows set x metric, columns classes and accuracy; the paper's beside."""
+    lines = [f"# Evaluation of {report['model']}", "",
+             f"Mean +- SD over {report['repeats']} training repeat(s); RESEARCH USE ONLY.",
+             f"Data: {report['data']}", "",
+             "| set | metric | AD | DLB | NC | accuracy |", "|---|---|---|---|---|---|"]
+    for s, r in report["sets"].items():
+        agg = r["repeats"]
+        for k, metric in enumerate(("recall", "precision", "f_measure")):
+            cells = [fmt(agg["per_class"][c][metric]) for c in CLASSES]
+            acc = fmt(agg["accuracy"]) if k == 0 else ""
+            lines.append(f"| {s} (n={r['n']}) | {metric.replace('_', '-')} | " + " | ".join(cells) + f" | {acc} |")
+    lines += ["", "Ensemble of the repeats (the product's call):", "",
+              "| set | accuracy | recall AD | recall DLB | recall NC | indeterminate | failed |",
+              "|---|---|---|---|---|---|---|"]
+    for s, r in report["sets"].items():
+        e = r["ensemble"]
+        lines.append(f"| {s} | {e['accuracy']:.3f} | " + " | ".join(f"{e['per_class'][c]['recall']:.3f}" for c in CLASSES)
+                     + f" | {r.get('indeterminate', 0)} | {len(r.get('failed', []))} |")
+    for s, r in report["sets"].items():
+        cm = r["ensemble"]["confusion"]
+        lines += ["", f"Confusion matrix, {s} (rows true, columns predicted; ensemble):", "",
+                  "| true \\ predicted | " + " | ".join(CLASSES) + " |", "|---" * (len(CLASSES) + 1) + "|"]
+        lines += [f"| {c} | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(CLASSES, cm)]
+    lines += ["", "The paper's Table 1 (AlexNet; GoogLeNet in brackets), for comparison:", "",
+              "| set | metric | AD | DLB | NC | accuracy |", "|---|---|---|---|---|---|"]
+    for s, rows in PAPER_TABLE1.items():
+        for metric in ("recall", "precision", "f_measure"):
+            if metric in rows:
+                acc = rows["accuracy"] if metric == "recall" else ""
+                lines.append(f"| {s} | {metric.replace('_', '-')} | " + " | ".join(rows[metric][c] for c in CLASSES)
+                             + f" | {acc} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(report: dict[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in (("report.json", json.dumps(report, indent=1)), ("report.md", markdown(report))):
+        tmp = out_dir / (name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, out_dir / name)

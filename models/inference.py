@@ -1,0 +1,230 @@
+"""Inference for the pipeline: AD/DLB/NC probabilities of one study's 3D-SSP result, with a
+Grad-CAM heat map on the four CNN views for the predicted class.
+
+A model directory holds ``model.json`` (the model card) and the weights of every training
+repeat; the repeats form an ensemble (probabilities averaged), and each reference region listed
+under ``inference.references`` in the card gives one composite whose probabilities are averaged
+too (the paper read two suitable references per case). Grad-CAM is computed on the composite of
+the first listed reference and averaged over the repeats.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models import CLASSES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prediction:
+    """One study's classification; ``probabilities`` in ``classes`` order."""
+
+    probabilities: np.ndarray          # (3,) ensemble mean
+    member_probabilities: np.ndarray   # (M, 3): each repeat (averaged over references)
+    composite: np.ndarray              # (S, S, 3) uint8: the network input (first reference)
+    heat: np.ndarray                   # (S, S) float32 in [0, 1]: Grad-CAM of the predicted class
+    gradcam_rgb: np.ndarray            # (S, S, 3) uint8: the four views with the heat overlaid
+    model: str                         # name@version
+    reference: str                     # reference region of ``composite``
+    classes: tuple[str, ...] = field(default=CLASSES)
+
+    @property
+    def top(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    def label(self, indeterminate_below: float = 0.0) -> str:
+        """The top class, or ``indeterminate`` when its probability is under the threshold."""
+        return self.classes[self.top] if float(self.probabilities[self.top]) >= indeterminate_below else "indeterminate"
+
+    def as_result(self, indeterminate_below: float) -> dict[str, Any]:
+        """The ``classification`` block of result.json."""
+        return {"label": self.label(indeterminate_below),
+                "probabilities": {c: round(float(p), 4) for c, p in zip(self.classes, self.probabilities)},
+                "model": self.model}
+
+
+# -- pictures -------------------------------------------------------------------------------
+def surface_image(surface, values: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) float32: per-surface-pixel ``values`` placed like the composite's views."""
+    from PIL import Image
+
+    from processor.render.colormap import view_array
+    from processor.render.composite import GRID
+    from processor.render.layout import cell_size, pad_to_cell
+    from atlas.surface import CNN_VIEWS
+    s = cell_size(surface)
+    canvas = np.zeros((2 * s, 2 * s), np.float32)
+    for (r, c), v in zip(GRID, CNN_VIEWS):
+        canvas[r * s:(r + 1) * s, c * s:(c + 1) * s] = pad_to_cell(view_array(values, surface.pixel_maps[v], 0.0), s)
+    return np.asarray(Image.fromarray(canvas, mode="F").resize((size, size), Image.BILINEAR), np.float32)
+
+
+def heat_overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """``rgb`` with a jet-coloured ``heat`` (0..1) blended in proportion to the heat, so cool
+    regions keep the Z map readable underneath."""
+    from matplotlib import colormaps
+    h = np.clip(np.nan_to_num(heat), 0.0, 1.0)
+    colour = colormaps["jet"](h)[..., :3] * 255.0
+    w = (alpha * h)[..., None]
+    return np.clip(rgb.astype(np.float32) * (1 - w) + colour * w, 0, 255).astype(np.uint8)
+
+
+# -- the classifier -------------------------------------------------------------------------
+class Classifier:
+    """A loaded model directory: an ensemble of repeats of one network, or the baseline."""
+
+    def __init__(self, model_dir: Path, card: dict[str, Any], card_sha256: str, device: str = "cpu") -> None:
+        self.model_dir, self.card, self.card_sha256 = Path(model_dir), card, card_sha256
+        self.classes = tuple(card["classes"])
+        if self.classes != CLASSES:
+            raise ValueError(f"model classes {self.classes} are not {CLASSES}")
+        inf = card["inference"]
+        self.references: list[str] = list(inf["references"])
+        self.z_min, self.z_max = float(inf["z_min"]), float(inf["z_max"])
+        self.size = int(card["input"]["size"])
+        self.network = card["architecture"]["network"]
+        self.members: list[Any] = []
+        self.baseline = None
+        if self.network == "logreg":
+            from models.networks import RegionalLogReg
+            with np.load(self.model_dir / card["weights"][0]["file"]) as z:
+                self.baseline = RegionalLogReg.from_state({k: z[k] for k in z.files})
+            self.device = None
+        else:
+            self._load_networks(device)
+
+    def _load_networks(self, device: str) -> None:
+        import torch
+
+        from models.networks import build_network
+        from models.train import resolve_device
+        self.device = resolve_device(device)
+        for w in self.card["weights"]:
+            path = self.model_dir / w["file"]
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+            net = build_network(self.network, len(CLASSES))
+            net.load_state_dict(state)
+            self.members.append(net.to(self.device).eval())
+        if not self.members:
+            raise ValueError("the model card lists no weights")
+
+    @property
+    def name(self) -> str:
+        return str(self.card["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.card["version"])
+
+    @property
+    def tag(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def normal_database_sha256(self) -> str | None:
+        """The database the model was trained against (the pipeline may compare it with its own)."""
+        return (self.card.get("normal_database") or {}).get("sha256")
+
+    # -- images -> probabilities ------------------------------------------------------------
+    def member_probs(self, images: np.ndarray, batch: int = 64) -> np.ndarray:
+        """(M, N, 3) probabilities of every repeat for (N, S, S, 3) uint8 composites."""
+        import torch
+
+        from models.train import predict_images
+        if self.baseline is not None:
+            raise ValueError("the regional baseline classifies Z tables, not images")
+        if images.shape[1:3] != (self.size, self.size):
+            raise ValueError(f"images must be {self.size} x {self.size}, got {images.shape[1:3]}")
+        with torch.inference_mode():
+            return np.stack([predict_images(m, images, self.device, batch) for m in self.members])
+
+    def gradcam(self, image: np.ndarray, cls: int) -> np.ndarray:
+        """(S, S) Grad-CAM of class ``cls`` on one composite, averaged over the repeats, 0..1."""
+        from pytorch_grad_cam import GradCAM
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+        from models.networks import NETWORKS, get_module
+        from models.train import to_input
+        x = to_input(image[None], self.device)
+        cams = []
+        for m in self.members:
+            with GradCAM(model=m, target_layers=[get_module(m, NETWORKS[self.network].cam_layer)]) as cam:
+                cams.append(cam(input_tensor=x, targets=[ClassifierOutputTarget(cls)])[0])
+        heat = np.mean(cams, axis=0).astype(np.float32)
+        top = float(heat.max())
+        return heat / top if top > 0 else heat
+
+    # -- the pipeline's call ----------------------------------------------------------------
+    def predict_ssp(self, surface, ssp) -> Prediction:
+        """Classify one study's :class:`processor.analysis.SSPResult`."""
+        from processor.render.composite import composite
+        missing = [r for r in self.references if r not in ssp.references]
+        if missing:
+            raise ValueError(f"the study has no Z map for reference {missing[0]}")
+        comps = np.stack([composite(surface, ssp.z_for(r), self.z_min, self.z_max, self.size) for r in self.references])
+        if self.baseline is not None:
+            return self._predict_baseline(surface, ssp, comps[0])
+        member = self.member_probs(comps).mean(axis=1)       # (M, 3), mean over references
+        probs = member.mean(axis=0)
+        top = int(np.argmax(probs))
+        heat = self.gradcam(comps[0], top)
+        return Prediction(probs, member, comps[0], heat, heat_overlay(comps[0], heat), self.tag, self.references[0])
+
+    def _predict_baseline(self, surface, ssp, comp: np.ndarray) -> Prediction:
+        from atlas import load_atlas
+        from models.features import RegionFeatures
+        feats = RegionFeatures(load_atlas().pixel_voi, list(ssp.references))
+        x = feats(ssp.z)
+        probs = self.baseline.predict_proba(x)[0]
+        top = int(np.argmax(probs))
+        # Heat: positive contribution of each region of the first reference to the top class.
+        contrib = self.baseline.contributions(x, top).reshape(len(ssp.references), -1)
+        row = np.clip(contrib[ssp.references.index(self.references[0])], 0, None)
+        values = np.zeros(surface.n_pixels, np.float32)
+        for m, c in zip(feats.masks, row):
+            values[m] = c
+        heat = surface_image(surface, values, self.size)
+        heat = heat / heat.max() if heat.max() > 0 else heat
+        return Prediction(probs, probs[None], comp, heat, heat_overlay(comp, heat), self.tag, self.references[0])
+
+
+def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:
+    """(model card, sha256 of model.json); ValueError when it is missing or not a card."""
+    from models.train import CARD_SCHEMA
+    path = Path(model_dir) / "model.json"
+    try:
+        raw = path.read_bytes()
+        card = json.loads(raw)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"no readable model card at {path}: {exc}") from None
+    if not isinstance(card, dict) or card.get("schema") != CARD_SCHEMA:
+        raise ValueError(f"{path} is not a {CARD_SCHEMA} model card")
+    return card, hashlib.sha256(raw).hexdigest()
+
+
+def load_classifier(model_dir: Path, device: str = "cpu") -> Classifier:
+    """Load a model directory written by ``spectssp train``; checks weights against the card."""
+    model_dir = Path(model_dir)
+    card, sha = read_card(model_dir)
+    for w in card.get("weights", []):
+        p = model_dir / w["file"]
+        if not p.is_file():
+            raise ValueError(f"weights file {p.name} listed in the model card is missing")
+        if hashlib.sha256(p.read_bytes()).hexdigest() != w["sha256"]:
+            raise ValueError(f"weights file {p.name} does not match the sha256 in the model card")
+    try:
+        import torch
+        if device in ("cpu", "auto") and torch.get_num_threads() > 2:
+            torch.set_num_threads(2)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return Classifier(model_dir, card, sha, device)

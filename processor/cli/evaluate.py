@@ -1,0 +1,151 @@
+"""``spectssp evaluate``: the paper's Table 1 for a model on its simulated sets and on test studies."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from processor.cli.common import add_config_arg
+
+log = logging.getLogger(__name__)
+
+HELP = """\
+Evaluate a model directory (from `spectssp train`) as the paper's Table 1: per set and class
+precision, recall and F-measure, and accuracy, as mean +- SD over the training repeats, plus
+the ensemble's confusion matrices, report.md / report.json, PNG plots and a Grad-CAM gallery.
+
+  spectssp evaluate --model site-model/ --out eval/                       # training + validation
+  spectssp evaluate --model site-model/ --data TEST/ --normaldb site.ndb --out eval/
+
+--data DIR holds DICOM studies as DIR/<AD|DLB|NC>/<study>/; each goes through the whole
+pipeline (intake, registration, 3D-SSP, classification) with --config's settings. The training
+and validation sets are the model's cached simulated data set, simulated again from --normaldb
+when the cache is gone. RESEARCH USE ONLY.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("evaluate", help="Table 1 metrics, confusion matrices and Grad-CAM gallery",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, required=True, metavar="DIR", help="model directory")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="report directory")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR", help="test studies DIR/<class>/<study>/")
+    p.add_argument("--normaldb", type=Path, default=None, metavar="FILE",
+                   help="normal database for the pipeline and for re-simulating (default: the config's)")
+    p.add_argument("--no-simulated", action="store_true", help="skip the training and validation sets")
+    p.add_argument("--gallery", type=int, default=3, metavar="N", help="correct and wrong calls per class shown")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
+    p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="simulated data set cache")
+    p.add_argument("--no-progress", action="store_true")
+    add_config_arg(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from processor import errors
+    from processor.config import from_dict
+    from processor.errors import SpectSSPError
+
+    if not (args.model / "model.json").is_file():
+        raise SpectSSPError(errors.INPUT_NOT_FOUND, f"{str(args.model)!r} is not a model directory (no model.json).")
+    if args.data is not None and not args.data.is_dir():
+        raise SpectSSPError(errors.INPUT_NOT_FOUND, f"--data {str(args.data)!r} is not a folder.")
+    base: dict = {}
+    base_dir = Path.cwd()
+    if args.config is not None:
+        from processor.config import load_config
+        load_config(args.config)  # validates (one-sentence errors) before we reuse the mapping
+        base = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
+        base_dir = args.config.resolve().parent
+    base["model"] = str(args.model.resolve())
+    if args.normaldb is not None:
+        base["normal_database"] = str(args.normaldb.resolve())
+    if args.device:
+        base.setdefault("classifier", {})["device"] = args.device
+    cfg = from_dict(base, base_dir=base_dir)
+
+    import torch  # noqa: F401  (heavy: only here)
+
+    from models import evaluate as ev
+    from models.inference import load_classifier
+    progress = not args.no_progress
+    try:
+        clf = load_classifier(args.model, cfg.classifier.device)
+    except (OSError, ValueError) as exc:
+        raise SpectSSPError(errors.MODEL_ERROR, f"cannot load the model: {exc}") from None
+    card = clf.card
+    sets, entries, data_notes = [], [], []
+
+    if not args.no_simulated:
+        ds = _simulated(card, cfg, args, progress)
+        if ds is None:
+            print("training/validation sets skipped: the cached data set is gone and no --normaldb was given")
+        else:
+            sets.extend(ev.simulated_sets(clf, ds))
+            data_notes.append(f"training/validation: simulated, protocol {card['protocol']}, "
+                              f"{ds.manifest['counts']}")
+            if args.data is None:
+                entries = ev.simulated_gallery_entries(clf, ds)
+    if args.data is not None:
+        from processor.pipeline import resolve_normal_database
+        from atlas.normaldb import NormalDatabase
+        try:
+            studies = ev.find_studies(args.data)
+        except ValueError as exc:
+            raise SpectSSPError(errors.INPUT_NOT_FOUND, str(exc) + ".") from None
+        ndb_sha = NormalDatabase.load(resolve_normal_database(cfg)).sha256()
+        if clf.normal_database_sha256 and ndb_sha != clf.normal_database_sha256:
+            print("warning: the normal database differs from the one the model was trained against")
+        try:
+            test, entries = ev.pipeline_set(cfg, studies, args.out / "pipeline", progress)
+        except ValueError as exc:
+            raise SpectSSPError(errors.MODEL_ERROR, str(exc) + ".") from None
+        sets.append(test)
+        data_notes.append(f"test: {len(studies)} DICOM studies from {args.data} through the whole pipeline")
+    if not sets:
+        raise SpectSSPError(errors.INPUT_NOT_FOUND, "nothing to evaluate: give --data or keep the simulated sets.")
+
+    reports = {s.name: s.report() for s in sets}
+    report = {"schema": "spectssp.evaluation/1", "model": clf.tag, "model_card_sha256": clf.card_sha256,
+              "repeats": int(sets[0].member_probs.shape[0]), "data": "; ".join(data_notes), "sets": reports,
+              "items": {s.name: s.items for s in sets}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    ev.plot_confusions(reports, args.out / "confusion.png", clf.tag)
+    n_tiles = ev.gallery(entries, args.out / "gradcam_gallery.png", args.gallery)
+    report["gallery"] = {"file": "gradcam_gallery.png" if n_tiles else None, "tiles": n_tiles}
+    ev.write_reports(report, args.out)
+    from models.metrics import fmt
+    for name, r in reports.items():
+        rec = "  ".join(f"{c} {fmt(r['repeats']['per_class'][c]['recall'])}" for c in card["classes"])
+        print(f"{name:<10} n={r['n']:<5} accuracy {fmt(r['repeats']['accuracy'])}  recall {rec}  "
+              f"(ensemble accuracy {r['ensemble']['accuracy']:.3f}, failed {len(r['failed'])})")
+    print(f"report: {args.out / 'report.md'}")
+    return 0
+
+
+def _simulated(card: dict, cfg, args: argparse.Namespace, progress: bool):
+    """The model's simulated data set: the cache named in its card, else simulated again."""
+    from models.simulate import SimulationConfig, build_or_load, load_dataset
+    d = (card.get("data") or {}).get("dataset_dir")
+    if d and (Path(d) / "manifest.json").is_file():
+        try:
+            ds = load_dataset(Path(d))
+            if ds.manifest["images_sha256"] == card["data"]["images_sha256"]:
+                return ds
+        except (OSError, ValueError, KeyError):
+            pass
+    if args.normaldb is None:
+        return None
+    from atlas import load_atlas
+    from atlas.normaldb import NormalDatabase
+    ndb = NormalDatabase.load(args.normaldb)
+    sim = dict(card["simulation"])
+    protocol = sim.pop("protocol")
+    if protocol == "paper":
+        from models.simulate import GENERAL_KEYS
+        sim = {k: v for k, v in sim.items() if k in GENERAL_KEYS}
+    cache = args.cache_dir or (Path(cfg.training.cache_dir) if cfg.training.cache_dir else None)
+    ds, _ = build_or_load(ndb, load_atlas(), SimulationConfig.for_protocol(protocol, **sim), cache, progress=progress)
+    return ds

@@ -1,0 +1,104 @@
+"""Simulation: counts lowered only in the intended VOIs by the intended fraction; protocol
+counts; validation held out by member; the cache."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from atlas import voi
+from models import CLASSES
+from models.simulate import (SimulationConfig, Simulator, allocate, build_or_load, lower_counts,
+                             member_volume, paper_regions, reduction_map)
+
+
+def test_paper_lowering_is_uniform_and_confined(atlas, small_ndb):
+    base = member_volume(small_ndb, atlas, 0)
+    for label, names in (("AD", voi.AD_REGIONS), ("DLB", voi.DLB_REGIONS)):
+        out = lower_counts(base, reduction_map(atlas, paper_regions(label, 0.27), 0.0))
+        inside = atlas.voi_mask(names) & atlas.brain
+        ratio = out[inside] / base[inside]
+        np.testing.assert_allclose(ratio, 0.73, rtol=1e-5)
+        np.testing.assert_array_equal(out[~inside], base[~inside])
+
+
+def test_paper_protocol_draws_between_20_and_35_percent(atlas, small_ndb):
+    cfg = SimulationConfig.for_protocol("paper", images_per_class=12, validation_per_class=2, image_size=64)
+    sim = Simulator(atlas, small_ndb, cfg)
+    base = member_volume(small_ndb, atlas, 1)
+    inside = atlas.voi_mask(voi.DLB_REGIONS) & atlas.brain
+    fracs = []
+    for j in range(20):
+        vol, info = sim.volume_for("DLB", base, np.random.default_rng(j))
+        r = 1.0 - vol[inside] / base[inside]
+        assert np.ptp(r) < 1e-5                       # one uniform fraction per image
+        assert info["severity"] == pytest.approx(float(r.mean()), abs=1e-4)
+        np.testing.assert_array_equal(vol[~inside], base[~inside])
+        fracs.append(float(r.mean()))
+    assert 0.20 <= min(fracs) and max(fracs) <= 0.35
+    assert max(fracs) - min(fracs) > 0.05              # really drawn, not fixed
+    nc, _ = sim.volume_for("NC", base, np.random.default_rng(0))
+    np.testing.assert_array_equal(nc, base)
+
+
+def test_ours_dlb_spares_posterior_cingulate_with_smooth_edges(atlas, small_ndb):
+    cfg = SimulationConfig.for_protocol("ours", images_per_class=12, validation_per_class=2, image_size=64,
+                                        blur_fwhm_mm=(0.0, 0.0), noise_sd=(0.0, 0.0), distractor_p=0.0,
+                                        partial_p=0.0, asymmetric_p=0.0, severity=(0.3, 0.3))
+    sim = Simulator(atlas, small_ndb, cfg)
+    base = member_volume(small_ndb, atlas, 2)
+    vol, info = sim.volume_for("DLB", base, np.random.default_rng(3))
+    red = np.where(atlas.brain, 1.0 - vol / np.maximum(base, 1e-6), 0.0)
+    cuneus = red[atlas.voi_mask(voi.both("cuneus"))].mean()
+    pcc = red[atlas.voi_mask(voi.both("posterior_cingulate"))].mean()
+    frontal = red[atlas.voi_mask(voi.both("frontal"))].mean()
+    assert cuneus > 0.15 and pcc < 0.5 * cuneus and frontal < 0.01
+    # smooth edges: voxels just outside the occipital VOIs are lowered, but less than inside
+    occ = atlas.voi_mask(voi.DLB_REGIONS)
+    from scipy import ndimage
+    ring = ndimage.binary_dilation(occ, iterations=2) & ~occ & atlas.brain & ~atlas.voi_mask(
+        [f"{b}_{s}" for b in ("angular", "inferior_parietal", "superior_parietal", "supramarginal",
+                              "precuneus", "posterior_cingulate") for s in voi.SIDES])
+    assert 0.01 < red[ring].mean() < red[occ & atlas.brain].mean()
+
+
+def test_paper_rejects_our_knobs():
+    with pytest.raises(ValueError, match="ours only"):
+        SimulationConfig.for_protocol("paper", partial_p=0.5)
+    with pytest.raises(ValueError, match="protocol"):
+        SimulationConfig.for_protocol("mine")
+
+
+def test_paper_allocation_369_and_28_by_member():
+    cfg = SimulationConfig.for_protocol("paper")
+    val, counts = allocate(28, cfg, np.random.default_rng(0))
+    assert len(val) == 2
+    assert counts.sum() == 369 and counts[val].sum() == 28
+    assert counts.min() >= 13
+
+
+def test_dataset_counts_split_by_member_and_cache(atlas, small_ndb, tmp_path):
+    cfg = SimulationConfig.for_protocol("paper", images_per_class=15, validation_per_class=3, image_size=64)
+    ds, folder = build_or_load(small_ndb, atlas, cfg, tmp_path, progress=False)
+    m = ds.manifest
+    assert ds.images.shape == (45, 64, 64, 3) and ds.images.dtype == np.uint8
+    for ci, c in enumerate(CLASSES):
+        assert m["counts"]["training"][c] == 12 and m["counts"]["validation"][c] == 3
+        val_members = set(ds.member[(ds.labels == ci) & (ds.split == 1)])
+        train_members = set(ds.member[(ds.labels == ci) & (ds.split == 0)])
+        assert val_members == set(m["validation_members"])          # same members in every class
+        assert not val_members & train_members
+    assert {"images_sha256", "labels_sha256", "seeds", "config"} <= set(m)
+    # NC images are the members' leave-one-out maps: their regional Z equals loo_z's.
+    from models.features import RegionFeatures
+    feats = RegionFeatures(atlas.pixel_voi, list(small_ndb.references))
+    loo = small_ndb.loo_z()
+    i = int(np.flatnonzero(ds.labels == CLASSES.index("NC"))[0])
+    np.testing.assert_allclose(ds.features[i], feats(loo[ds.member[i]]), atol=0.05)
+    # AD images show the AD pattern: parietal Z well above occipital Z (GLB row).
+    ad = ds.features[ds.labels == 0].reshape(-1, 4, len(feats.regions))[:, 0].mean(0)
+    r = {n: k for k, n in enumerate(feats.regions)}
+    assert ad[r["parietal_L"]] > 3 and ad[r["occipital_L"]] < 1
+    # second call: served from the cache, byte-identical
+    again, folder2 = build_or_load(small_ndb, atlas, cfg, tmp_path, progress=False)
+    assert folder2 == folder and again.manifest["created"] == m["created"]
+    np.testing.assert_array_equal(again.images, ds.images)

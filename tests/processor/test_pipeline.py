@@ -1,0 +1,145 @@
+"""`spectssp process` end to end on phantom studies with the bundled normal database."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from processor.cli.main import main
+from processor.phantom import make_study, write_study
+from tests.helpers.tools import require_tool
+
+CONTRACT_KEYS = {"schema", "status", "error", "inputs", "study_instance_uid", "series_instance_uid",
+                 "classification", "registration", "reference_regions", "regions", "indices", "outputs",
+                 "warnings", "timings_s"}
+FAST = "registration:\n  stages: [rigid, affine]\n"
+
+
+def _results(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
+
+
+def _ct_file(path: Path) -> Path:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.PatientID = "CT", "CT1"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Rows = ds.Columns = 8
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.PixelData = np.arange(64, dtype=np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_ad_phantom_end_to_end(tmp_path, capsys):
+    study = make_study("AD", 8100, subject=None)
+    files = write_study(study, tmp_path / "in" / "AD", "multiframe")
+    out = tmp_path / "out"
+    assert main(["process", str(tmp_path / "in" / "AD"), "--out", str(out), "-q"]) == 0
+    (r,) = _results(out)
+    assert CONTRACT_KEYS <= set(r)
+    assert r["schema"] == "spectssp.result/1" and r["status"] == "ok" and r["error"] is None
+    assert sorted(r["inputs"]) == sorted(str(f) for f in files)
+    assert r["registration"]["passed"] and r["registration"]["qc"] > 0.9
+    assert r["reference_regions"] == ["GLB", "THL", "PNS", "CBL"]
+    reg = r["regions"]
+    parietal = np.mean([reg[f"parietal_{s}"]["mean_z"] for s in "LR"])
+    frontal = np.mean([reg[f"frontal_{s}"]["mean_z"] for s in "LR"])
+    assert parietal > 1.5 and parietal > frontal + 1.0, (parietal, frontal)
+    assert r["indices"]["severity"] > 1.0
+    kinds = sorted(o["kind"] for o in r["outputs"])
+    assert kinds.count("ssp-sheet") == 2 and "gradcam" in kinds and "sr" in kinds and "report" in kinds
+    for key in ("register", "ssp", "write", "total"):
+        assert r["timings_s"][key] > 0
+    if r["classification"] is not None:
+        c = r["classification"]
+        assert c["label"] in {"AD", "DLB", "NC", "indeterminate"}
+        assert abs(sum(c["probabilities"].values()) - 1) < 1e-3
+    else:
+        assert any("statistics only" in w for w in r["warnings"])
+    source = pydicom.dcmread(files[0], stop_before_pixels=True)
+    for o in r["outputs"]:
+        path = Path(o["path"])
+        assert path.is_file() and path.parent.parent == out / r["series_instance_uid"] or path.parent == out / r["series_instance_uid"]
+        if o["sop_class_uid"]:
+            ds = pydicom.dcmread(path)
+            assert ds.SOPClassUID == o["sop_class_uid"]
+            assert ds.StudyInstanceUID == source.StudyInstanceUID
+            assert ds.SeriesInstanceUID != source.SeriesInstanceUID
+            assert ds.PatientID == source.PatientID
+    # nothing but the published folder: no staging leftovers
+    assert [p.name for p in out.iterdir()] == [r["series_instance_uid"]]
+    assert "ok" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_outputs_pass_dciodvfy(tmp_path):
+    dciodvfy = require_tool("dciodvfy")
+    study = make_study("DLB", 8101)
+    write_study(study, tmp_path / "in", "slices")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(FAST)
+    assert main(["process", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--config", str(cfg), "-q"]) == 0
+    (r,) = _results(tmp_path / "out")
+    dicoms = [o for o in r["outputs"] if o["sop_class_uid"]]
+    assert len(dicoms) == 4
+    for o in dicoms:
+        proc = subprocess.run([dciodvfy, o["path"]], capture_output=True, text=True)
+        errors = [l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("Error")]
+        assert not errors, f"{o['kind']}: {errors}"
+
+
+def test_mixed_inputs_every_file_accounted_once(tmp_path):
+    inp = tmp_path / "in"
+    files = write_study(make_study("NC", 8102), inp / "nc", "slices")
+    (inp / "notes.txt").write_text("not dicom")
+    ct = _ct_file(inp / "ct.dcm")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(FAST)
+    rc = main(["process", str(inp), "--out", str(tmp_path / "out"), "--config", str(cfg), "-q"])
+    assert rc == 1
+    results = _results(tmp_path / "out")
+    by_status = sorted((r["status"], (r["error"] or {}).get("code")) for r in results)
+    assert by_status == [("ok", None), ("rejected", "not_dicom"), ("rejected", "unsupported_modality")]
+    seen = [p for r in results for p in r["inputs"]]
+    assert len(seen) == len(set(seen))
+    assert set(seen) == {str(p) for p in files} | {str(inp / "notes.txt"), str(ct)}
+
+
+def test_registration_qc_failure_is_rejected_with_picture(tmp_path):
+    study = make_study("NC", 8103)
+    rng = np.random.default_rng(0)
+    noise = sitk.GetImageFromArray(rng.poisson(40, sitk.GetArrayFromImage(study.image).shape).astype(np.uint16))
+    noise.CopyInformation(study.image)
+    study.image = noise
+    write_study(study, tmp_path / "in", "multiframe")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(FAST)
+    assert main(["process", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--config", str(cfg), "-q"]) == 1
+    (r,) = _results(tmp_path / "out")
+    assert r["status"] == "rejected" and r["error"]["code"] == "registration_failed"
+    assert r["registration"]["passed"] is False
+    assert Path(r["registration"]["qc_image"]).is_file()
+    assert r["outputs"] == []
+
+
+def test_unwritable_output_fails_cleanly(tmp_path, capsys):
+    write_study(make_study("NC", 8104), tmp_path / "in", "multiframe")
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output folder should be")
+    rc = main(["process", str(tmp_path / "in"), "--out", str(blocker), "-q"])
+    assert rc == 1
+    out = capsys.readouterr().out
+    assert "[output_write_failed]" in out and "Traceback" not in out

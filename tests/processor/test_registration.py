@@ -1,0 +1,50 @@
+"""Registration accuracy against phantoms of known pose (ANTs, real runs: ~10 s each)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from atlas import load_atlas, voi
+from processor.phantom import SubjectOptions, make_study
+from processor.registration import register
+
+LANDMARK_VOIS = ["thalamus_L", "thalamus_R", "frontal_L", "frontal_R", "cuneus_L", "cuneus_R",
+                 "lateral_temporal_L", "lateral_temporal_R", "cerebellum_L", "cerebellum_R", "precuneus_R",
+                 "superior_parietal_L"]
+
+
+def _landmarks_lps(atlas) -> np.ndarray:
+    pts = []
+    for name in LANDMARK_VOIS:
+        ijk = np.argwhere(atlas.labels == voi.LABELS[name]).mean(axis=0)
+        ras = atlas.world_mm(ijk[None])[0]
+        pts.append([-ras[0], -ras[1], ras[2]])
+    return np.array(pts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,stages", [(11, ["rigid", "affine", "syn"]), (12, ["rigid", "affine"])])
+def test_landmark_error_under_2mm(seed, stages):
+    atlas = load_atlas()
+    # No anatomical deformation or head scaling: the true map from MNI to the scanner is the pose.
+    study = make_study("NC", seed, subject=SubjectOptions(deform=False, scale=(1.0, 1.0)))
+    pose = np.array(study.truth["scanner"]["pose_mni_lps_to_scanner_lps"])
+    pts = _landmarks_lps(atlas)
+    expected = pts @ pose[:3, :3].T + pose[:3, 3]
+    reg = register(study.image, atlas, stages, map_points=pts)
+    err = np.linalg.norm(reg.mapped_points - expected, axis=1)
+    rot = study.truth["scanner"].get("rotation_deg")
+    assert reg.qc > 0.9
+    assert err.mean() < 2.0, f"mean landmark error {err.mean():.2f} mm (max {err.max():.2f}); pose rotation {rot}"
+
+
+def test_qc_rejects_an_image_that_is_not_a_brain():
+    atlas = load_atlas()
+    rng = np.random.default_rng(0)
+    arr = rng.poisson(50, size=(40, 64, 64)).astype(np.float32)
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((4.0, 4.0, 4.0))
+    img.SetOrigin((-128.0, -128.0, -80.0))
+    reg = register(img, atlas, ["rigid", "affine"])
+    assert reg.qc < 0.85
