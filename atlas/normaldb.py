@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from processor.core.zscore import leave_one_out_z, normal_stats
+from processor.fsutil import atomic_write_bytes
 
 SCHEMA = "spectssp.normaldb/1"
 REFERENCES = ["GLB", "THL", "PNS", "CBL"]
@@ -69,18 +69,7 @@ class NormalDatabase:
         if self.volumes is not None:
             arrays["volumes"] = self.volumes.astype(np.float16)
         np.savez_compressed(buf, **arrays)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ndb-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(buf.getvalue())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "NormalDatabase":

@@ -22,6 +22,8 @@ from models import CLASSES
 
 log = logging.getLogger(__name__)
 
+BUNDLED_DIR = (Path(__file__).resolve().parent / "bundled").resolve()
+
 
 @dataclass
 class Prediction:
@@ -35,6 +37,7 @@ class Prediction:
     model: str                         # name@version
     reference: str                     # reference region of ``composite``
     classes: tuple[str, ...] = field(default=CLASSES)
+    bundled: bool = False              # the model shipped in models/bundled (phantom-trained)
 
     @property
     def top(self) -> int:
@@ -93,6 +96,7 @@ class Classifier:
         self.network = card["architecture"]["network"]
         self.members: list[Any] = []
         self.baseline = None
+        self.bundled = self.model_dir.resolve() == BUNDLED_DIR
         if self.network == "logreg":
             from models.networks import RegionalLogReg
             with np.load(self.model_dir / card["weights"][0]["file"]) as z:
@@ -177,7 +181,8 @@ class Classifier:
         probs = member.mean(axis=0)
         top = int(np.argmax(probs))
         heat = self.gradcam(comps[0], top)
-        return Prediction(probs, member, comps[0], heat, heat_overlay(comps[0], heat), self.tag, self.references[0])
+        return Prediction(probs, member, comps[0], heat, heat_overlay(comps[0], heat), self.tag, self.references[0],
+                          bundled=self.bundled)
 
     def _predict_baseline(self, surface, ssp, comp: np.ndarray) -> Prediction:
         from atlas import load_atlas
@@ -194,7 +199,8 @@ class Classifier:
             values[m] = c
         heat = surface_image(surface, values, self.size)
         heat = heat / heat.max() if heat.max() > 0 else heat
-        return Prediction(probs, probs[None], comp, heat, heat_overlay(comp, heat), self.tag, self.references[0])
+        return Prediction(probs, probs[None], comp, heat, heat_overlay(comp, heat), self.tag, self.references[0],
+                          bundled=self.bundled)
 
 
 def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:

@@ -101,6 +101,12 @@ def train_repeat(ds: SimDataset, cfg: TrainConfig, repeat: int, progress: bool =
     seed = cfg.seed * 1000 + repeat
     seed_everything(seed)
     model = build_network(cfg.network, len(CLASSES), cfg.init).to(device)
+    # torchvision's MobileNetV3/EfficientNet use BatchNorm momentum 0.01: with a few hundred
+    # steps the running statistics stay near their initial values and eval-mode predictions
+    # collapse to one class. 0.1 lets them follow the data within an epoch.
+    for mod in model.modules():
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            mod.momentum = 0.1
     lr = cfg.learning_rate or NETWORKS[cfg.network].lr
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
     loss_fn = nn.CrossEntropyLoss()

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         vals = [r[k] for r in rows]
         print(f"| {k} | {statistics.mean(vals):.3f} | {min(vals):.3f} | {max(vals):.3f} |")
     ratio = statistics.mean(r["total"] for r in rows) / statistics.mean(r["register"] for r in rows)
-    print(f"\n| figure | value | target |\n|---|---|---|")
+    print("\n| figure | value | target |\n|---|---|---|")
     print(f"| per-study total (mean) | {statistics.mean(r['total'] for r in rows):.2f} s | < 15 s |")
     print(f"| total / registration | {ratio:.3f} | < 1.3 |")
     print(f"| SSP + Z, 4 references (core) | {core_s * 1000:.1f} ms | < 200 ms |")

@@ -23,12 +23,26 @@ def safe_name(uid: str | None, fallback_key: str = "") -> str:
     return "unidentified-" + hashlib.sha1(fallback_key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
+    """Write ``data`` to a temp file (in ``tmp_dir``, default beside ``path``; it must be on
+    the same file system), fsync, and rename it into place: readers never see half a file."""
+    _atomic(path, tmp_dir, lambda fh: fh.write(data))
+
+
+def atomic_copy(src: Path, path: Path, tmp_dir: Path | None = None) -> None:
+    """Copy ``src`` to ``path`` with the same all-or-nothing guarantee."""
+    def copy(fh) -> None:
+        with open(src, "rb") as inp:
+            shutil.copyfileobj(inp, fh)
+    _atomic(path, tmp_dir, copy)
+
+
+def _atomic(path: Path, tmp_dir: Path | None, fill) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir or path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

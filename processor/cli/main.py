@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="count", default=0, help="more console output (-vv: debug)")
         p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
         p.add_argument("--log-dir", type=Path, default=None,
-                       help="where the DEBUG log file of this run goes (default: paths.state/logs "
-                            "for the daemon, none otherwise)")
+                       help="where the DEBUG log file of this run goes (default: $SPECTSSP_LOG_DIR, "
+                            "else ~/.local/state/spectssp/logs)")
         p.set_defaults(_run=module.run)
     return parser
 
@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from processor import logsetup
     verbosity = -1 if args.quiet else args.verbose
-    logsetup.configure(verbosity, args.log_dir, ["spectssp", *argv])
+    log_dir = args.log_dir or Path(os.environ.get("SPECTSSP_LOG_DIR")
+                                   or Path.home() / ".local" / "state" / "spectssp" / "logs")
+    logsetup.configure(verbosity, log_dir, ["spectssp", *argv])
     log = logging.getLogger("spectssp")
     try:
         return int(args._run(args) or 0)

@@ -105,7 +105,6 @@ def _age_years(header) -> float | None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from atlas.normaldb import NormalDatabase
     from processor import errors

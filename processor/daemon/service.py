@@ -157,7 +157,11 @@ class Daemon:
                 remove_empty_dirs(self.incoming, self.quiet_s)
                 self._next_rescan = now + self.rescan_s
             for ready in self.assembler.poll():
-                self._admit(ready)
+                try:
+                    self._admit(ready)
+                except OSError as exc:  # e.g. a file we may not move: keep serving, retry on rescan
+                    log.error("series %s: cannot take in %d file(s): %s; will retry", ready.series_uid or "-",
+                              len(ready.files), exc)
             self._dispatch()
         for ev in self.pool.wait(self.poll_s if timeout is None else timeout):
             self._handle(ev)

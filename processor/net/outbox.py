@@ -15,10 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pydicom
 
 from processor.dicom_out.sanitize import safe_uid_for_filename
+from processor.fsutil import atomic_copy
 from processor.net.scu import SendResult, send_files
 
 logger = logging.getLogger(__name__)
@@ -145,19 +143,7 @@ class Outbox:
         folder = self.files_dir / _dest_folder(dest)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{sop}.dcm"
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-                shutil.copyfileobj(inp, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        atomic_copy(Path(src), target)
         return target
 
     def deliver_due(self, now: float | None = None) -> dict[str, int]:

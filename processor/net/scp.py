@@ -8,8 +8,6 @@ study UID and answered with a DICOM failure status, never a traceback to the pee
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +17,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from processor.dicom_out.sanitize import safe_uid_for_filename
+from processor.fsutil import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -133,17 +132,4 @@ def _uid(source: object, keyword: str | None) -> str:
 
 def _write_atomic(data: bytes, target: Path, partial_dir: Path) -> None:
     """Temp file in the same file system, fsync, rename into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".recv-", suffix=".part", dir=partial_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write_bytes(target, data, tmp_dir=partial_dir)
