@@ -44,6 +44,7 @@ def _atomic(path: Path, tmp_dir: Path | None, fill) -> None:
         with os.fdopen(fd, "wb") as fh:
             fill(fh)
             fh.flush()
+            os.fchmod(fh.fileno(), 0o644)  # mkstemp makes 0600; results are meant to be read
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
