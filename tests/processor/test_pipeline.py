@@ -112,10 +112,12 @@ def test_mixed_inputs_every_file_accounted_once(tmp_path):
     assert rc == 1
     results = _results(tmp_path / "out")
     by_status = sorted((r["status"], (r["error"] or {}).get("code")) for r in results)
-    assert by_status == [("ok", None), ("rejected", "not_dicom"), ("rejected", "unsupported_modality")]
+    # the phantom's truth sidecar (nc.truth.json beside the folder) is not DICOM either
+    assert by_status == [("ok", None), ("rejected", "not_dicom"), ("rejected", "not_dicom"),
+                         ("rejected", "unsupported_modality")]
     seen = [p for r in results for p in r["inputs"]]
     assert len(seen) == len(set(seen))
-    assert set(seen) == {str(p) for p in files} | {str(inp / "notes.txt"), str(ct)}
+    assert set(seen) == {str(p) for p in files} | {str(inp / "notes.txt"), str(ct), str(inp / "nc.truth.json")}
 
 
 def test_registration_qc_failure_is_rejected_with_picture(tmp_path):
