@@ -24,14 +24,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from processor.cli.process import summary_line
     from processor.config import load_config
-    from processor.phantom import make_study, write_study
+    from processor.phantom import SubjectOptions, make_study, write_study
     from processor.pipeline import Pipeline
 
     cfg = load_config(args.config)
     phantoms = args.out / "phantoms"
     studies = []
     for i, label in enumerate(("NC", "AD", "DLB")):
-        study = make_study(label, DEMO_SEED + i)
+        # typical patterns at a clear severity, so the demo shows what each looks like
+        opts = None if label == "NC" else SubjectOptions(variant="typical", severity=(0.25, 0.30))
+        study = make_study(label, DEMO_SEED + i, subject=opts)
         folder = phantoms / f"{label}_{DEMO_SEED + i}"
         write_study(study, folder, "multiframe" if i != 1 else "slices")
         studies.append((label, folder))
