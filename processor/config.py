@@ -96,6 +96,7 @@ SCHEMA: dict[str, Any] = {
     "scp": {
         "enabled": Key((bool,), False),
         "ae_title": Key((str,), "SPECTSSP", _ae_title),
+        "host": Key((str,), "0.0.0.0"),
         "port": Key((int,), 11112, _port),
         "allowed_calling_aets": Key((list,), []),
         "max_pdu": Key((int,), 16384, _non_negative),

@@ -49,3 +49,4 @@ class ConfigError(SpectSSPError):
 
 # Appended: intake
 UNSUPPORTED_IMAGE = "unsupported_image"    # colour, gated, several energy windows/detectors in one volume
+WORKER_CRASHED = "worker_crashed"          # the worker process died or timed out on this job

@@ -64,7 +64,7 @@ class Daemon:
         self.factory, self.start_method, self.log_file = factory, start_method, log_file
         self.events = WatchdogSource(self.incoming) if events == "watchdog" else events
         self._outbox_arg = outbox
-        self.scp_host = scp_host or cfg.scp.get("host", "0.0.0.0")
+        self.scp_host = scp_host or cfg.scp.host
         self.wall = wall
         self._notified: queue.SimpleQueue[Path] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -343,7 +343,7 @@ class Daemon:
             if job is None:
                 return
             if job.attempts >= self.max_attempts:
-                self._finish_failed(job, errors.INTERNAL_ERROR,
+                self._finish_failed(job, errors.WORKER_CRASHED,
                                     f"gave up after {job.attempts} attempt(s): {job.last_error or 'interrupted'}.",
                                     from_state=QUEUED)
                 continue

@@ -244,7 +244,7 @@ class WorkerPool:
         if w.job_id is not None:
             reason = w.killed_for or f"the worker process died ({how})"
             log.warning("worker %d died (%s) while running job %d", w.proc.pid, how, w.job_id)
-            events.append(Event("crashed", w.job_id, code=errors.INTERNAL_ERROR, message=reason,
+            events.append(Event("crashed", w.job_id, code=errors.WORKER_CRASHED, message=reason,
                                 worker_pid=w.proc.pid))
         elif not self.closing:
             log.warning("idle worker %d died (%s)", w.proc.pid, how)

@@ -99,10 +99,10 @@ def test_worker_crash_is_retried_and_other_jobs_go_on(tmp_path: Path, clock, dri
     once, always, fine = jobs["1.2.840.4"], jobs["1.2.840.5"], jobs["1.2.840.6"]
     assert (once.state, once.attempts) == (DONE, 2)
     assert (fine.state, fine.attempts) == (DONE, 1)
-    assert (always.state, always.attempts, always.error_code) == (FAILED, 2, errors.INTERNAL_ERROR)
+    assert (always.state, always.attempts, always.error_code) == (FAILED, 2, errors.WORKER_CRASHED)
     assert "worker process died (exit code 7)" in always.error_message and "gave up after 2" in always.error_message
     reason = json.loads((_state(cfg) / "failed" / str(always.id) / "reason.json").read_text())
-    assert reason["error"]["code"] == errors.INTERNAL_ERROR and len(reason["files"]) == 2
+    assert reason["error"]["code"] == errors.WORKER_CRASHED and len(reason["files"]) == 2
     assert len({pid for _, _, pid in calls(cfg)}) >= 3        # crashed workers were replaced
 
 
