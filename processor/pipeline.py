@@ -82,6 +82,15 @@ class Pipeline:
                 self.classifier = load_classifier(model_path, device=cfg.classifier.device)
             except (OSError, ValueError) as exc:
                 raise SpectSSPError(errors.MODEL_ERROR, f"cannot load the model at {str(model_path)!r}: {exc}") from None
+        self.startup_warnings: list[str] = []
+        trained_on = getattr(self.classifier, "normal_database_sha256", None)
+        if self.classifier is not None and trained_on and trained_on != self.ndb.sha256():
+            # The CNN sees Z maps; against another database they shift. Still usable, but say so.
+            self.startup_warnings.append(
+                f"the model {self.classifier.name} was trained against another normal database "
+                f"({trained_on[:12]}) than the one in use ({self.ndb.sha256()[:12]}); retrain it with "
+                "'spectssp train --normaldb' on this database")
+            log.warning(self.startup_warnings[-1])
 
     # -- stages -------------------------------------------------------------------------
     def intake(self, paths: list[Path]):
@@ -108,6 +117,7 @@ class Pipeline:
         result = new_result(s.files, s.study_uid, s.series_uid)
         result["timings_s"]["read"] = round(read_s, 3)
         result["warnings"].extend(s.warnings)
+        result["warnings"].extend(self.startup_warnings)
         result["normal_database"] = {"path": str(self.ndb_path), "n": self.ndb.n, "tracer": self.ndb.tracer,
                                      "sha256": self.ndb.sha256()[:16]}
         name = safe_name(s.series_uid, "|".join(str(p) for p in s.files))

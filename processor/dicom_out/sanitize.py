@@ -70,6 +70,9 @@ _AS = re.compile(r"^[0-9]{3}[DWMY]$")
 _TM = re.compile(r"^([01][0-9]|2[0-3])([0-5][0-9]([0-5][0-9](\.[0-9]{1,6})?)?)?$")
 
 
+_DS_VALID = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
 def truncate_bytes(text: str, max_bytes: int, encoding: str = "utf-8") -> str:
     """Cut ``text`` to at most ``max_bytes`` encoded bytes without splitting a character.
 
@@ -191,8 +194,10 @@ def _fix_value(keyword: str, vr: str, value: Any) -> tuple[Any, str | None]:
             return None, f"{keyword} was not a number and was dropped"
         if number != number or number in (float("inf"), float("-inf")):
             return None, f"{keyword} was not a finite number and was dropped"
+        if _DS_VALID.match(text.strip()) and len(text.strip()) <= 16:
+            return text.strip(), None  # already a valid DS ("63" is as good as "63.0")
         fixed_ds = DSfloat(number, auto_format=True)
-        return fixed_ds, (None if str(fixed_ds) == text else f"{keyword} was reformatted to fit VR DS")
+        return fixed_ds, f"{keyword} was reformatted to fit VR DS"
     if vr == "UI":
         return _fix_uid(keyword, text)
     fixed = clean_text(text, vr)
