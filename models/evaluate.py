@@ -194,7 +194,7 @@ def gallery(entries: list[tuple[str, str, Any]], path: Path, per_group: int = 3)
 
 def simulated_gallery_entries(clf, ds, which: str = "validation", limit: int = 60) -> list[tuple[str, str, Any]]:
     """Predictions with Grad-CAM for simulated images (when there is no test set)."""
-    from models.inference import Prediction, heat_overlay
+    from models.inference import Prediction, grey_composite, heat_overlay
     if clf.baseline is not None:
         return []
     idx = ds.subset(which)
@@ -205,7 +205,7 @@ def simulated_gallery_entries(clf, ds, which: str = "validation", limit: int = 6
     for k, i in enumerate(idx):
         probs = mp[:, k].mean(0)
         heat = clf.gradcam(ds.images[i], int(probs.argmax()))
-        p = Prediction(probs, mp[:, k], ds.images[i], heat, heat_overlay(ds.images[i], heat), clf.tag, "")
+        p = Prediction(probs, mp[:, k], ds.images[i], heat, heat_overlay(grey_composite(ds.images[i].shape[0]), heat), clf.tag, "")
         out.append((CLASSES[int(ds.labels[i])], f"{which} image {i}", p))
     return out
 

@@ -9,6 +9,8 @@ the first listed reference and averaged over the repeats.
 """
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 import logging
@@ -70,14 +72,28 @@ def surface_image(surface, values: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(canvas, mode="F").resize((size, size), Image.BILINEAR), np.float32)
 
 
-def heat_overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """``rgb`` with a jet-coloured ``heat`` (0..1) blended in proportion to the heat, so cool
-    regions keep the Z map readable underneath."""
+def heat_overlay(base_rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.65) -> np.ndarray:
+    """Jet-coloured ``heat`` (0..1) over ``base_rgb`` (the grey template surface of the same
+    layout, see :func:`grey_composite`), on brain pixels only and in proportion to the heat,
+    so a reader sees where the network looked without confusing it with the Z rainbow."""
     from matplotlib import colormaps
-    h = np.clip(np.nan_to_num(heat), 0.0, 1.0)
+    brain = base_rgb.max(axis=2) > 0
+    h = np.clip(np.nan_to_num(heat), 0.0, 1.0) * brain
+    top = float(h.max())
+    if top > 0:
+        h = h / top
     colour = colormaps["jet"](h)[..., :3] * 255.0
-    w = (alpha * h)[..., None]
-    return np.clip(rgb.astype(np.float32) * (1 - w) + colour * w, 0, 255).astype(np.uint8)
+    w = (alpha * np.clip(h * 1.4 - 0.2, 0, 1))[..., None]
+    return np.clip(base_rgb.astype(np.float32) * (1 - w) + colour * w, 0, 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=4)
+def grey_composite(size: int) -> np.ndarray:
+    """The CNN layout with the grey template surface only (identical for every study)."""
+    from atlas import load_atlas
+    from processor.render.composite import composite
+    surface = load_atlas().surface
+    return composite(surface, np.full(surface.n_pixels, -np.inf, np.float32), 0.0, 1.0, size)
 
 
 # -- the classifier -------------------------------------------------------------------------
@@ -181,7 +197,7 @@ class Classifier:
         probs = member.mean(axis=0)
         top = int(np.argmax(probs))
         heat = self.gradcam(comps[0], top)
-        return Prediction(probs, member, comps[0], heat, heat_overlay(comps[0], heat), self.tag, self.references[0],
+        return Prediction(probs, member, comps[0], heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
                           bundled=self.bundled)
 
     def _predict_baseline(self, surface, ssp, comp: np.ndarray) -> Prediction:
@@ -199,7 +215,7 @@ class Classifier:
             values[m] = c
         heat = surface_image(surface, values, self.size)
         heat = heat / heat.max() if heat.max() > 0 else heat
-        return Prediction(probs, probs[None], comp, heat, heat_overlay(comp, heat), self.tag, self.references[0],
+        return Prediction(probs, probs[None], comp, heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
                           bundled=self.bundled)
 
 

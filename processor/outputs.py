@@ -55,17 +55,19 @@ def sheets(s, ssp, atlas, cfg: Section, ndb_label: str) -> dict[str, np.ndarray]
 
 
 def cnn_panel(ssp, prediction, atlas, cfg: Section) -> np.ndarray:
+    ref = cfg.classifier.reference
     if prediction is None:
-        views = composite(atlas.surface, ssp.z_for(cfg.classifier.reference), cfg.render.z_min, cfg.render.z_max, 454)
-        return render_panel(views, "CNN views: statistics only",
-                            ["statistics only: no model configured",
-                             f"Z map, reference {cfg.classifier.reference}, Z {cfg.render.z_min:g}-{cfg.render.z_max:g}"])
+        views = composite(atlas.surface, ssp.z_for(ref), cfg.render.z_min, cfg.render.z_max, 454)
+        return render_panel([(f"Z map ({ref}, Z {cfg.render.z_min:g}-{cfg.render.z_max:g})", views)],
+                            "CNN views: statistics only", ["statistics only: no model configured"])
     res = prediction.as_result(cfg.classifier.indeterminate_below)
     probs = "   ".join(f"{k} {v:.2f}" for k, v in res["probabilities"].items())
-    return render_panel(prediction.gradcam_rgb, f"CNN: {res['label']}",
-                        [f"probabilities: {probs}", f"model {res['model']}; Grad-CAM for the predicted class",
-                         "model trained on digital phantoms (demonstration only)" if prediction.bundled else
-                         "site model"])
+    top = max(res["probabilities"], key=res["probabilities"].get)
+    origin = ("model trained on digital phantoms (demonstration only)" if prediction.bundled
+              else "site model")
+    return render_panel([(f"CNN input: Z map ({prediction.reference})", prediction.composite),
+                         (f"Grad-CAM for {top}", prediction.gradcam_rgb)],
+                        f"CNN: {res['label']}", [f"probabilities: {probs}", f"model {res['model']}", origin])
 
 
 def write_all(staging: Path, s, ssp, prediction, result: dict[str, Any], atlas, cfg: Section,

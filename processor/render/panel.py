@@ -1,5 +1,6 @@
-"""SC 2: the four CNN views (with the Grad-CAM heat when a model ran), the label and the
-probabilities, burned in with the research-use banner."""
+"""SC 2: the four CNN views as the network saw them (Z map) beside the Grad-CAM heat on the
+grey template surface, with the label and the probabilities, burned in with the research-use
+banner. Shown side by side so the heat is never confused with the Z rainbow."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,21 +10,25 @@ from processor import RESEARCH_BANNER, SOFTWARE_NAME, __version__
 from processor.render.composite import view_boxes
 from processor.render.text import font
 
-VIEW_SIZE = 720  # the 2 x 2 views are shown at this size
+BLOCK = 560  # each 2 x 2 block of views is shown at this size
 
 
-def render_panel(views_rgb: np.ndarray, title: str, lines: list[str]) -> np.ndarray:
-    """(H, W, 3) uint8 panel: ``views_rgb`` is a composite-layout image (any square size)."""
-    header_h, footer_h, pad = 150, 60, 16
-    views = Image.fromarray(views_rgb).resize((VIEW_SIZE, VIEW_SIZE), Image.BILINEAR)
-    img = Image.new("RGB", (VIEW_SIZE + 2 * pad, header_h + VIEW_SIZE + footer_h), (0, 0, 0))
-    img.paste(views, (pad, header_h))
+def render_panel(blocks: list[tuple[str, np.ndarray]], title: str, lines: list[str]) -> np.ndarray:
+    """(H, W, 3) uint8 panel; ``blocks`` are (caption, composite-layout image) shown side by side."""
+    header_h, caption_h, footer_h, pad = 140, 34, 56, 16
+    width = pad + len(blocks) * (BLOCK + pad)
+    img = Image.new("RGB", (width, header_h + caption_h + BLOCK + footer_h), (0, 0, 0))
     d = ImageDraw.Draw(img)
     d.text((pad, 10), title, fill=(255, 255, 255), font=font(28, bold=True))
     for i, line in enumerate(lines[:4]):
-        d.text((pad, 50 + 24 * i), line, fill=(210, 210, 210), font=font(18))
-    for view, (top, left, _, _) in view_boxes(VIEW_SIZE).items():
-        d.text((pad + left + 6, header_h + top + 4), view, fill=(255, 255, 255), font=font(16, bold=True))
-    d.text((pad, header_h + VIEW_SIZE + 18), f"{RESEARCH_BANNER}   {SOFTWARE_NAME} {__version__}",
+        d.text((pad, 50 + 22 * i), line, fill=(210, 210, 210), font=font(17))
+    top = header_h + caption_h
+    for b, (caption, rgb) in enumerate(blocks):
+        left = pad + b * (BLOCK + pad)
+        d.text((left, header_h + 4), caption, fill=(255, 255, 255), font=font(18, bold=True))
+        img.paste(Image.fromarray(rgb).resize((BLOCK, BLOCK), Image.BILINEAR), (left, top))
+        for view, (vt, vl, _, _) in view_boxes(BLOCK).items():
+            d.text((left + vl + 6, top + vt + 4), view, fill=(255, 255, 255), font=font(15, bold=True))
+    d.text((pad, top + BLOCK + 16), f"{RESEARCH_BANNER}   {SOFTWARE_NAME} {__version__}",
            fill=(255, 210, 0), font=font(17, bold=True))
     return np.asarray(img)
