@@ -79,13 +79,23 @@ class NormalDatabase:
                 if meta.get("schema") != SCHEMA:
                     raise ValueError(f"not a {SCHEMA} file")
                 vols = z["volumes"] if "volumes" in z.files else None
-                return cls(z["raw_ssp"], z["ref_means"], vols, meta, list(meta["references"]))
-        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+                refs = meta["references"]
+                raw, means = z["raw_ssp"], z["ref_means"]
+                if (not isinstance(refs, list) or not set(refs) <= set(REFERENCES) or raw.ndim != 2
+                        or means.shape != (raw.shape[0], len(refs)) or not np.all(np.isfinite(means))
+                        or not np.all(means > 0) or not np.all(np.isfinite(raw))):
+                    raise ValueError("inconsistent arrays or references")
+                return cls(raw, means, vols, meta, list(refs))
+        except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile,
+                zlib.error) as exc:
             raise ValueError(f"{path} is not a readable spectssp normal database ({exc})") from None
 
     def sha256(self) -> str:
-        import hashlib
-        h = hashlib.sha256()
-        for a in (self.raw_ssp, self.ref_means):
-            h.update(np.ascontiguousarray(a).tobytes())
-        return h.hexdigest()
+        """Content hash of the statistics (what a model card pairs with), computed once."""
+        if getattr(self, "_sha256", None) is None:
+            import hashlib
+            h = hashlib.sha256()
+            for a in (self.raw_ssp, self.ref_means):
+                h.update(np.ascontiguousarray(a).tobytes())
+            self._sha256 = h.hexdigest()
+        return self._sha256

@@ -11,15 +11,21 @@ from pathlib import Path
 from typing import Any
 
 _SAFE = re.compile(r"[^0-9A-Za-z._-]")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def safe_name(uid: str | None, fallback_key: str = "") -> str:
-    """A file-system name from a DICOM UID (digits and dots only survive); inputs without a
-    UID get a stable hash of ``fallback_key`` instead."""
+    """A file-system name from a DICOM UID. A valid UID is used as it is; anything else is
+    cleaned and gets a short hash of the original, so two malformed UIDs never share a folder.
+    Inputs without a UID get a stable hash of ``fallback_key`` instead."""
     if uid:
-        name = _SAFE.sub("_", uid.strip())[:64].strip("._")
-        if name:
+        raw = uid.strip()
+        name = _SAFE.sub("_", raw)[:64].strip("._")
+        if name and name == raw:
             return name
+        if name:
+            return f"{name[:48]}-{hashlib.sha1(raw.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
     return "unidentified-" + hashlib.sha1(fallback_key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
@@ -44,7 +50,7 @@ def _atomic(path: Path, tmp_dir: Path | None, fill) -> None:
         with os.fdopen(fd, "wb") as fh:
             fill(fh)
             fh.flush()
-            os.fchmod(fh.fileno(), 0o644)  # mkstemp makes 0600; results are meant to be read
+            os.fchmod(fh.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; honour the umask
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -53,15 +59,27 @@ def _atomic(path: Path, tmp_dir: Path | None, fill) -> None:
         raise
 
 
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):      # numpy scalars
+        return o.item()
+    if hasattr(o, "tolist"):    # numpy arrays
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    """Strict JSON (no NaN: a ValueError says which value is broken)."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
 
 
 def publish_dir(staging: Path, final: Path) -> None:
     """Replace ``final`` by the fully written ``staging`` folder with renames only."""
     if final.exists():
-        old = final.with_name(f".old-{final.name}-{os.getpid()}")
-        os.replace(final, old)
+        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".old-{final.name}-"))
+        os.replace(final, old)  # renaming a folder onto an empty folder replaces it
         os.replace(staging, final)
         shutil.rmtree(old, ignore_errors=True)
     else:

@@ -83,6 +83,11 @@ def write_all(staging: Path, s, ssp, prediction, result: dict[str, Any], atlas, 
         entries.append(output_entry("report", _png(staging / "cnn_views.png", panel)))
     if s.header is None:
         return entries
+    missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID") if not getattr(s.header, k, None)]
+    if missing:
+        result["warnings"].append(f"no DICOM results written: the source lacks {', '.join(missing)}, so they "
+                                  "could not be placed in its study (PNG results only)")
+        return entries
     dicom_dir = staging / "dicom"
     records = []
     sheet_series = _series_uid(s.series_uid, "ssp-sheet")

@@ -8,7 +8,7 @@ crash never leaves half an output. Every input file is accounted for in exactly 
 from __future__ import annotations
 
 import logging
-import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,8 @@ class Pipeline:
             self.ndb = NormalDatabase.load(ndb_path)
         except ValueError as exc:
             raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc)) from None
-        if self.ndb.meta.get("atlas_sha256") not in (None, self.atlas.sha256):
+        if (self.ndb.meta.get("atlas_sha256") != self.atlas.sha256
+                or self.ndb.raw_ssp.shape[1] != self.atlas.surface.n_pixels):
             raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} was built on another "
                                 "atlas version; rebuild it with 'spectssp normaldb build'.")
         depth = float(self.ndb.meta.get("depth_mm", cfg.ssp.depth_mm))
@@ -121,10 +122,11 @@ class Pipeline:
         result["normal_database"] = {"path": str(self.ndb_path), "n": self.ndb.n, "tracer": self.ndb.tracer,
                                      "sha256": self.ndb.sha256()[:16]}
         name = safe_name(s.series_uid, "|".join(str(p) for p in s.files))
-        staging = out_root / f".staging-{name}-{os.getpid()}"
         final = out_root / name
         try:
-            staging.mkdir(parents=True, exist_ok=True)
+            out_root.mkdir(parents=True, exist_ok=True)
+            # a fresh, unique staging folder: never one a killed run left behind
+            staging = Path(tempfile.mkdtemp(dir=out_root, prefix=f".staging-{name}-"))
         except OSError as exc:
             result["error"] = {"code": errors.OUTPUT_WRITE_FAILED,
                                "message": f"cannot create the result folder in {str(out_root)!r}: {exc.strerror or exc}."}
@@ -140,22 +142,25 @@ class Pipeline:
             result["error"] = exc.as_dict()
             log.warning("series %s %s: %s", s.series_uid or "-", result["status"], exc)
         except Exception as exc:  # a bug must not take the batch down; the log keeps the trace
-            log.debug("internal error on series %s", s.series_uid, exc_info=True)
+            log.error("internal error on series %s", s.series_uid or "-", exc_info=True)
             result["status"] = "failed"
             result["error"] = {"code": errors.INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}: {exc}"}
         result["timings_s"]["total"] = round(time.perf_counter() - t_start + read_s, 3)
+        published = _relocate(result, staging, final)
         try:
-            atomic_write_json(staging / "result.json", _relocate(result, staging, final))
+            atomic_write_json(staging / "result.json", published)
             publish_dir(staging, final)
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:
             result["status"] = "failed"
+            result["outputs"] = []
+            reason = getattr(exc, "strerror", None) or str(exc)
             result["error"] = {"code": errors.OUTPUT_WRITE_FAILED,
-                               "message": f"cannot write results to {str(final)!r}: {exc.strerror or exc}"}
+                               "message": f"cannot write results to {str(final)!r}: {reason}"}
             log.error("series %s: %s", s.series_uid or "-", result["error"]["message"])
             import shutil
             shutil.rmtree(staging, ignore_errors=True)
             return result
-        return _relocate(result, staging, final)
+        return published
 
     def _run_stages(self, s, result: dict[str, Any], staging: Path, final: Path) -> None:
         from processor import outputs
@@ -177,7 +182,11 @@ class Pipeline:
                                 f"{cfg.registration.qc_threshold}); see the QC picture.")
 
         t = time.perf_counter()
-        ssp = self.analyser.analyse(reg.volume)
+        try:
+            ssp = self.analyser.analyse(reg.volume)
+        except ValueError as exc:  # a reference region without counts (outside the field of view)
+            raise SpectSSPError(errors.DEGENERATE_COUNTS, f"after registration, {exc}; the field of view "
+                                "may not cover the whole brain.") from None
         timings["ssp"] = round(time.perf_counter() - t, 3)
         result["reference_regions"] = list(ssp.references)
         result["regions"] = ssp.regions
@@ -193,7 +202,9 @@ class Pipeline:
                 raise SpectSSPError(errors.MODEL_ERROR, f"the classifier failed: {exc}") from None
             result["classification"] = prediction.as_result(cfg.classifier.indeterminate_below)
         else:
-            result["warnings"].append("statistics only: no model configured (classification is null)")
+            result["warnings"].append("statistics only: no model configured (classification is null)"
+                                      if self.cfg.model is None else
+                                      "statistics only: the bundled model is not installed (classification is null)")
         timings["classify"] = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()

@@ -102,12 +102,24 @@ def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 
     moving = sitk_to_ants(image)
     # Light smoothing takes the edge off Poisson noise so the metric follows anatomy.
     moving_n = ants.smooth_image(moving, PRESMOOTH_MM, sigma_in_physical_coordinates=True)
-    moving_n = moving_n / float(np.percentile(moving_n.numpy()[moving_n.numpy() > 0.2 * moving_n.max()], 98))
+    moving_n = moving_n.new_image_like(intensity_normalise(moving_n.numpy()))
     fixed = atlas_to_ants(atlas, intensity_normalise(atlas.template))
     kind = _TYPES[_key(stages)]
     extra = SYN_REGULARISATION if "syn" in stages else {}
     reg = ants.registration(fixed=fixed, moving=moving_n, type_of_transform=kind, random_seed=seed,
                             verbose=False, **extra)
+    try:
+        return _finish(reg, fixed, moving, atlas, stages, map_points)
+    finally:
+        for path in reg["fwdtransforms"] + reg["invtransforms"]:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+
+def _finish(reg, fixed, moving, atlas: Atlas, stages: list[str], map_points) -> Registered:
+    import ants
     warped = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=reg["fwdtransforms"],
                                    interpolator="linear")
     vol = np.clip(warped.numpy().astype(np.float32), 0, None)
@@ -119,10 +131,5 @@ def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 
         # Points travel opposite to images: the forward transforms take fixed-space points
         # to the moving image's space.
         mapped = ants.apply_transforms_to_points(3, pts, reg["fwdtransforms"]).to_numpy()
-    for path in reg["fwdtransforms"] + reg["invtransforms"]:
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-    log.debug("registration %s: qc r=%.3f", kind, qc)
+    log.debug("registration %s: qc r=%.3f", describe(stages), qc)
     return Registered(vol, qc, describe(stages), mapped)

@@ -55,17 +55,20 @@ def _build(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     inputs = existing_inputs(args.inputs)
+    _check_writable(args.out)
     c = cfg.intake
     series = load_series(inputs, max_voxels=c.max_voxels, max_file_mb=c.max_file_mb, min_slices=c.min_slices,
                          expected_tracer=None, tracer_policy="warn")
     rejected = [s for s in series if s.status != "ok"]
-    for s in rejected:
-        print(f"rejected  {s.series_uid or s.files[0]}  [{s.error.code}] {s.error.message}")
+    for s in rejected:  # name series by UID, never by path (folder names are often patient names)
+        print(f"rejected  {s.series_uid or 'file ' + _short_hash(s.files[0])}  [{s.error.code}] {s.error.message}")
     ok = [s for s in series if s.status == "ok"]
     if rejected and args.strict:
         raise SpectSSPError(rejected[0].error.code, f"{len(rejected)} input series rejected (--strict).")
     tracers = {s.tracer or "unknown" for s in ok}
     if args.tracer:
+        from processor.intake import normalise_tracer
+        args.tracer = normalise_tracer(args.tracer) or args.tracer
         wrong = [t for t in tracers if t != args.tracer]
         if wrong:
             raise SpectSSPError(errors.TRACER_NOT_COVERED, f"inputs include tracer {wrong[0]!r}, not {args.tracer!r}.")
@@ -77,22 +80,45 @@ def _build(args: argparse.Namespace) -> int:
     builder = NormalDatabaseBuilder(atlas, cfg.ssp.depth_mm, tracer)
     failed = 0
     for s in tqdm(ok, desc="normal studies", unit="study"):
-        reg = register(s.image, atlas, cfg.registration.stages, cfg.registration.threads, cfg.registration.seed)
-        if reg.qc < cfg.registration.qc_threshold:
+        try:
+            reg = register(s.image, atlas, cfg.registration.stages, cfg.registration.threads, cfg.registration.seed)
+            if reg.qc < cfg.registration.qc_threshold:
+                raise SpectSSPError(errors.REGISTRATION_FAILED, f"QC r={reg.qc:.3f} below {cfg.registration.qc_threshold}")
+            # no patient ID: databases are shared and bundled; UID and age are enough
+            builder.add(reg.volume, {"series_uid": s.series_uid, "age": _age_years(s.header), "qc": round(reg.qc, 4)})
+        except SpectSSPError as exc:
             failed += 1
-            print(f"rejected  {s.series_uid}  [{errors.REGISTRATION_FAILED}] QC r={reg.qc:.3f}")
-            continue
-        age = _age_years(s.header)
-        builder.add(reg.volume, {"series_uid": s.series_uid, "patient_id": s.patient_id, "age": age,
-                                 "qc": round(reg.qc, 4)})
+            print(f"rejected  {s.series_uid}  [{exc.code}] {exc.message}")
+        except (ValueError, RuntimeError) as exc:  # one bad study must not lose the others
+            failed += 1
+            print(f"failed    {s.series_uid}  [{errors.INTERNAL_ERROR}] {exc}")
     try:
         ndb = builder.build(note=args.note)
     except ValueError as exc:
         raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc) + ".") from None
-    ndb.save(args.out)
+    try:
+        ndb.save(args.out)
+    except OSError as exc:
+        raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write {str(args.out)!r}: {exc.strerror or exc}.") from None
     print(f"normal database {args.out}: {ndb.n} members, tracer {tracer}, "
           f"{len(rejected) + failed} series left out")
     return 0 if not (rejected or failed) else 1
+
+
+def _short_hash(path) -> str:
+    import hashlib
+    return hashlib.sha1(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:10]
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before hours of registration, not after."""
+    import os
+    from processor import errors
+    from processor.errors import SpectSSPError
+    parent = out.resolve().parent
+    if out.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write the database to {str(out)!r} "
+                            "(a folder, or its folder is missing or read-only).")
 
 
 def _age_years(header) -> float | None:
@@ -121,6 +147,9 @@ def _info(args: argparse.Namespace) -> int:
     print(f"built:       {m.get('created')} with {m.get('software')}; SSP depth {m.get('depth_mm')} mm")
     if m.get("note"):
         print(f"note:        {m['note']}")
+    if ndb.n < 3:
+        print("LOO:         leave-one-out maps need at least 3 members")
+        return 0
     loo = ndb.loo_z()
     thr = cfg.ssp.z_threshold
     for i, r in enumerate(ndb.references):
