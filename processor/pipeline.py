@@ -129,7 +129,8 @@ class Pipeline:
             staging = Path(tempfile.mkdtemp(dir=out_root, prefix=f".staging-{name}-"))
         except OSError as exc:
             result["error"] = {"code": errors.OUTPUT_WRITE_FAILED,
-                               "message": f"cannot create the result folder in {str(out_root)!r}: {exc.strerror or exc}."}
+                               "message": f"cannot write results: no result folder can be made in {str(out_root)!r}: "
+                                          f"{exc.strerror or exc}."}
             log.error("series %s: %s", s.series_uid or "-", result["error"]["message"])
             return result
         try:
