@@ -29,6 +29,18 @@ def safe_name(uid: str | None, fallback_key: str = "") -> str:
     return "unidentified-" + hashlib.sha1(fallback_key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+def file_sha256(path: Path) -> str | None:
+    """Content hash of a file, read in 1 MiB blocks; None when it cannot be read (gone, denied)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
 def atomic_write_bytes(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
     """Write ``data`` to a temp file (in ``tmp_dir``, default beside ``path``; it must be on
     the same file system), fsync, and rename it into place: readers never see half a file."""

@@ -14,7 +14,6 @@ that a restart can pick up from:
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import queue
@@ -33,6 +32,7 @@ from processor.daemon.jobfiles import JobFiles, entry_name
 from processor.daemon.ledger import (DONE, DUPLICATE, FAILED, QUEUED, RECEIVED, REJECTED, RUNNING, FileEntry,
                                      Job, Ledger, content_hash)
 from processor.daemon.workers import PIPELINE_FACTORY, Event, WorkerPool, default_workers
+from processor.fsutil import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ class Daemon:
         L = self.ledger
         entries = []
         for i, (path, sop) in enumerate(ready.files):
-            sha = _sha256(path)
+            sha = file_sha256(path)
             if sha is None:
                 log.warning("file vanished before it could be taken in (series %s)", ready.series_uid)
                 continue
@@ -426,17 +426,6 @@ class Daemon:
                     log.exception("%s: could not queue outputs for %s", job.label, dest.get("name"))
                     return  # stays enqueued=0: retried at the next start
         self.ledger.update(job.id, enqueued=1)
-
-
-def _sha256(path: Path) -> str | None:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    except FileNotFoundError:
-        return None
-    return h.hexdigest()
 
 
 def _subset(entries: list[FileEntry], known: list[FileEntry]) -> bool:

@@ -5,11 +5,11 @@ file that is not DICOM, or has no SeriesInstanceUID, is a group of its own.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from processor.fsutil import file_sha256
 from processor.intake.discover import FileHeader
 
 log = logging.getLogger(__name__)
@@ -24,17 +24,6 @@ class SeriesGroup:
     instances: list[FileHeader] = field(default_factory=list)
     failed: FileHeader | None = None   # a file that could not be read as DICOM at all
     warnings: list[str] = field(default_factory=list)
-
-
-def _digest(path: Path) -> str | None:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    except OSError:
-        return None
-    return h.hexdigest()
 
 
 def _uid(fh: FileHeader, keyword: str) -> str | None:
@@ -68,7 +57,7 @@ def group_series(headers: list[FileHeader]) -> list[SeriesGroup]:
         if sop_uid is not None:
             first = seen.get((series_uid, sop_uid))
             if first is not None:
-                if _digest(first.path) != _digest(fh.path):
+                if file_sha256(first.path) != file_sha256(fh.path):
                     group.warnings.append(
                         f"SOP instance {sop_uid} occurs in two files with different content; the first was used.")
                 log.debug("duplicate SOP instance %s in series %s dropped", sop_uid, series_uid)
