@@ -102,7 +102,7 @@ class Pipeline:
 
     def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
-        series = self.intake(paths)
+        series = self.intake(_exclude_outputs(paths, out_root))
         read_s = (time.perf_counter() - t0) / max(len(series), 1)
         results = []
         it = series
@@ -217,6 +217,16 @@ class Pipeline:
         except OSError as exc:
             raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings["write"] = round(time.perf_counter() - t, 3)
+
+
+def _exclude_outputs(paths: list[Path], out_root: Path) -> list[Path]:
+    """Inputs without our own result folders, when --out lies inside an input folder (else a
+    second run would read its own SCs and SR as inputs)."""
+    out = Path(out_root).resolve()
+    if not any(out.is_relative_to(Path(p).resolve()) for p in paths if Path(p).is_dir()):
+        return list(paths)
+    from processor.intake import find_files
+    return [f for f in find_files(paths) if not f.resolve().is_relative_to(out)]
 
 
 def _relocate(result: dict[str, Any], staging: Path, final: Path) -> dict[str, Any]:

@@ -145,3 +145,15 @@ def test_unwritable_output_fails_cleanly(tmp_path, capsys):
     assert rc == 1
     out = capsys.readouterr().out
     assert "[output_write_failed]" in out and "Traceback" not in out
+
+
+def test_output_folder_inside_the_input_is_not_read_back(tmp_path):
+    inp = tmp_path / "in"
+    write_study(make_study("NC", 8105), inp / "nc", "multiframe")
+    (inp / "nc.truth.json").unlink()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(FAST + "model: null\n")
+    args = ["process", str(inp), "--out", str(inp / "results"), "--config", str(cfg), "-q"]
+    assert main(args) == 0
+    assert main(args) == 0  # the second run sees only the study, not the first run's outputs
+    assert len(_results(inp / "results")) == 1
