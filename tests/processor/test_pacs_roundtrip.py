@@ -114,12 +114,13 @@ def test_study_routed_from_orthanc_comes_back_processed(tmp_path):
         assert sop_classes.count(SC) == 3                       # decrease sheet, increase sheet, CNN views
         assert any(c.startswith("1.2.840.10008.5.1.4.1.1.88.") for c in sop_classes)  # the SR
         assert sop_classes.count("1.2.840.10008.5.1.4.1.1.20") == 1  # the source NM
+        # SIGTERM: the daemon finishes and exits 0
+        os.kill(watch.pid, signal.SIGTERM)
+        assert watch.wait(timeout=60) == 0
     finally:
-        if watch is not None and watch.poll() is None:
-            os.kill(watch.pid, signal.SIGTERM)
-            try:
-                assert watch.wait(timeout=60) == 0
-            except subprocess.TimeoutExpired:
+        try:
+            if watch is not None and watch.poll() is None:
                 os.kill(watch.pid, signal.SIGKILL)
-                watch.wait()
-        orthanc.stop()
+                watch.wait(timeout=30)
+        finally:
+            orthanc.stop()
