@@ -26,7 +26,7 @@ class Atlas:
     wm: np.ndarray
     surface: Surface
     sha256: str
-    _samples: dict = field(default_factory=dict, repr=False)
+    _samples: dict = field(default_factory=dict, repr=False)  # per-depth samples, region indices
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -44,6 +44,13 @@ class Atlas:
     def reference_mask(self, ref: str) -> np.ndarray:
         vois = voi.REFERENCE_VOIS[ref]
         return self.brain.copy() if not vois else self.voi_mask(vois)
+
+    def reference_indices(self, ref: str) -> np.ndarray:
+        """Flat voxel indices of a reference region (GLB, THL, PNS, CBL), cached."""
+        key = ("ref", ref)
+        if key not in self._samples:
+            self._samples[key] = np.flatnonzero(self.reference_mask(ref).ravel())
+        return self._samples[key]
 
     def samples(self, depth_mm: float) -> np.ndarray:
         """(P, D) flat voxel indices for the SSP maximum, cached per depth."""

@@ -72,13 +72,15 @@ class NormalDatabase:
         atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "NormalDatabase":
+    def load(cls, path: str | os.PathLike[str], volumes: bool = True) -> "NormalDatabase":
+        """Read a database; ``volumes=False`` skips the member volumes (only training and
+        simulation need them, not processing)."""
         try:
             with np.load(path) as z:
                 meta = json.loads(bytes(z["meta"]).decode())
                 if meta.get("schema") != SCHEMA:
                     raise ValueError(f"not a {SCHEMA} file")
-                vols = z["volumes"] if "volumes" in z.files else None
+                vols = z["volumes"] if volumes and "volumes" in z.files else None
                 refs = meta["references"]
                 raw, means = z["raw_ssp"], z["ref_means"]
                 if (not isinstance(refs, list) or not set(refs) <= set(REFERENCES) or raw.ndim != 2

@@ -17,7 +17,7 @@ class NormalDatabaseBuilder:
     def __init__(self, atlas: Atlas, depth_mm: float, tracer: str, keep_volumes: bool = True) -> None:
         self.atlas, self.depth_mm, self.tracer, self.keep_volumes = atlas, depth_mm, tracer, keep_volumes
         self.samples = atlas.samples(depth_mm)
-        self.ref_idx = {r: np.flatnonzero(atlas.reference_mask(r).ravel()) for r in REFERENCES}
+        self.ref_idx = {r: atlas.reference_indices(r) for r in REFERENCES}
         self.brain_idx = np.flatnonzero(atlas.brain.ravel())
         self.raw: list[np.ndarray] = []
         self.means: list[list[float]] = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 
 from models import CLASSES
 from models.metrics import aggregate, confusion, fmt, scores
+from processor.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +249,4 @@ def markdown(report: dict[str, Any]) -> str:
 def write_reports(report: dict[str, Any], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in (("report.json", json.dumps(report, indent=1)), ("report.md", markdown(report))):
-        tmp = out_dir / (name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out_dir / name)
+        atomic_write_bytes(out_dir / name, text.encode("utf-8"))

@@ -12,7 +12,6 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from models import CLASSES
 from models.metrics import aggregate, confusion, scores
 from models.networks import BASELINE, MEAN, NETWORKS, STD, RegionalLogReg, build_network, count_parameters
 from models.simulate import SimDataset
+from processor.fsutil import atomic_write, atomic_write_bytes, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +173,8 @@ def evaluate_sets(ds: SimDataset, probs: np.ndarray) -> dict[str, Any]:
 def save_state(state: dict[str, torch.Tensor], path: Path, half: bool = True) -> str:
     """Write a state dict (float tensors as float16 to keep the model small); returns sha256."""
     st = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()) for k, v in state.items()}
-    tmp = path.with_suffix(".tmp")
-    torch.save(st, tmp)
-    os.replace(tmp, path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    atomic_write(path, lambda fh: torch.save(st, fh))
+    return file_sha256(path)
 
 
 def plot_curves(histories: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -269,7 +267,5 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
         "metrics": metrics,
         "created": created.isoformat(timespec="seconds"),
     }
-    tmp = out_dir / "model.json.tmp"
-    tmp.write_text(json.dumps(card, indent=1))
-    os.replace(tmp, out_dir / "model.json")
+    atomic_write_bytes(out_dir / "model.json", json.dumps(card, indent=1).encode("utf-8"))
     return card

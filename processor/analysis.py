@@ -37,7 +37,7 @@ class SSPAnalyser:
         self.samples = atlas.samples(depth_mm)
         self.threshold = z_threshold
         self.report_reference = report_reference
-        self.ref_indices = {r: np.flatnonzero(atlas.reference_mask(r).ravel()) for r in self.references}
+        self.ref_indices = {r: atlas.reference_indices(r) for r in self.references}
         pv = atlas.pixel_voi
         self.pixel_voi = pv
         self.region_ids = {rs.name: [voi.LABELS[v] for v in rs.vois] for rs in voi.REGION_TABLE}

@@ -8,7 +8,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 _SAFE = re.compile(r"[^0-9A-Za-z._-]")
 _UMASK = os.umask(0o022)
@@ -44,7 +44,7 @@ def file_sha256(path: Path) -> str | None:
 def atomic_write_bytes(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
     """Write ``data`` to a temp file (in ``tmp_dir``, default beside ``path``; it must be on
     the same file system), fsync, and rename it into place: readers never see half a file."""
-    _atomic(path, tmp_dir, lambda fh: fh.write(data))
+    atomic_write(path, lambda fh: fh.write(data), tmp_dir)
 
 
 def atomic_copy(src: Path, path: Path, tmp_dir: Path | None = None) -> None:
@@ -52,10 +52,12 @@ def atomic_copy(src: Path, path: Path, tmp_dir: Path | None = None) -> None:
     def copy(fh) -> None:
         with open(src, "rb") as inp:
             shutil.copyfileobj(inp, fh)
-    _atomic(path, tmp_dir, copy)
+    atomic_write(path, copy, tmp_dir)
 
 
-def _atomic(path: Path, tmp_dir: Path | None, fill) -> None:
+def atomic_write(path: Path, fill: Callable[[BinaryIO], Any], tmp_dir: Path | None = None) -> None:
+    """The one atomic writer: ``fill`` writes into a temp file on the same file system, which is
+    fsynced, renamed onto ``path``, and the folder entry fsynced too (survives power loss)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir or path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -69,6 +71,21 @@ def _atomic(path: Path, tmp_dir: Path | None, fill) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable; best effort (not every file system allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _json_default(o: Any) -> Any:

@@ -61,7 +61,7 @@ class Pipeline:
         self.atlas = load_atlas()
         ndb_path = resolve_normal_database(cfg)
         try:
-            self.ndb = NormalDatabase.load(ndb_path)
+            self.ndb = NormalDatabase.load(ndb_path, volumes=False)
         except ValueError as exc:
             raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc)) from None
         if (self.ndb.meta.get("atlas_sha256") != self.atlas.sha256
@@ -95,10 +95,8 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------
     def intake(self, paths: list[Path]):
-        from processor.intake import load_series
-        c = self.cfg.intake
-        return load_series(paths, max_voxels=c.max_voxels, max_file_mb=c.max_file_mb, min_slices=c.min_slices,
-                           expected_tracer=self.ndb.tracer, tracer_policy=c.tracer_policy)
+        from processor.intake import intake_options, load_series
+        return load_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.ndb.tracer)
 
     def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
         t0 = time.perf_counter()

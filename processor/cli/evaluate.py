@@ -66,8 +66,6 @@ def run(args: argparse.Namespace) -> int:
         base.setdefault("classifier", {})["device"] = args.device
     cfg = from_dict(base, base_dir=base_dir)
 
-    import torch  # noqa: F401  (heavy: only here)
-
     from models import evaluate as ev
     from models.inference import load_classifier
     progress = not args.no_progress
@@ -95,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             studies = ev.find_studies(args.data)
         except ValueError as exc:
             raise SpectSSPError(errors.INPUT_NOT_FOUND, str(exc) + ".") from None
-        ndb_sha = NormalDatabase.load(resolve_normal_database(cfg)).sha256()
+        ndb_sha = NormalDatabase.load(resolve_normal_database(cfg), volumes=False).sha256()
         if clf.normal_database_sha256 and ndb_sha != clf.normal_database_sha256:
             print("warning: the normal database differs from the one the model was trained against")
         try:

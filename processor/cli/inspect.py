@@ -63,13 +63,10 @@ def format_line(r) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from processor.config import load_config
-    from processor.intake import load_series
+    from processor.intake import intake_options, load_series
 
     cfg = load_config(args.config)
-    intake = cfg.intake
-    results = load_series(args.paths, max_voxels=intake.max_voxels, max_file_mb=intake.max_file_mb,
-                          min_slices=intake.min_slices, expected_tracer=args.tracer,
-                          tracer_policy=intake.tracer_policy)
+    results = load_series(args.paths, **intake_options(cfg.intake), expected_tracer=args.tracer)
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(errors="replace")  # a terminal without UTF-8 must not end the listing

@@ -50,15 +50,14 @@ def _build(args: argparse.Namespace) -> int:
     from processor import errors
     from processor.config import load_config
     from processor.errors import SpectSSPError
-    from processor.intake import load_series
+    from processor.intake import intake_options, load_series, normalise_tracer
     from processor.registration import register
 
     cfg = load_config(args.config)
     inputs = existing_inputs(args.inputs)
     _check_writable(args.out)
-    c = cfg.intake
-    series = load_series(inputs, max_voxels=c.max_voxels, max_file_mb=c.max_file_mb, min_slices=c.min_slices,
-                         expected_tracer=None, tracer_policy="warn")
+    # no tracer expected yet: the database takes the tracer of its members
+    series = load_series(inputs, **{**intake_options(cfg.intake), "tracer_policy": "warn"}, expected_tracer=None)
     rejected = [s for s in series if s.status != "ok"]
     for s in rejected:  # name series by UID, never by path (folder names are often patient names)
         print(f"rejected  {s.series_uid or 'file ' + _short_hash(s.files[0])}  [{s.error.code}] {s.error.message}")
@@ -67,7 +66,6 @@ def _build(args: argparse.Namespace) -> int:
         raise SpectSSPError(rejected[0].error.code, f"{len(rejected)} input series rejected (--strict).")
     tracers = {s.tracer or "unknown" for s in ok}
     if args.tracer:
-        from processor.intake import normalise_tracer
         args.tracer = normalise_tracer(args.tracer) or args.tracer
         wrong = [t for t in tracers if t != args.tracer]
         if wrong:
@@ -138,7 +136,7 @@ def _info(args: argparse.Namespace) -> int:
     from processor.errors import SpectSSPError
     cfg = load_config(args.config)
     try:
-        ndb = NormalDatabase.load(args.file)
+        ndb = NormalDatabase.load(args.file, volumes=False)
     except ValueError as exc:
         raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc)) from None
     m = ndb.meta

@@ -78,8 +78,6 @@ def run(args: argparse.Namespace) -> int:
     if args.init is not None and not args.init.is_file():
         raise SpectSSPError(errors.INPUT_NOT_FOUND, f"--init file {str(args.init)!r} does not exist.")
 
-    import torch  # noqa: F401  (heavy: only here)
-
     from models.simulate import SimulationConfig, build_or_load
     from models.train import TrainConfig, train_model
 

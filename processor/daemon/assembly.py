@@ -24,6 +24,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from processor import errors
+from processor.intake.discover import header_text
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,7 @@ def read_header(path: Path) -> Header:
             raise HeaderError(errors.UNREADABLE, f"DICOM header cannot be parsed ({type(exc).__name__}).") from None
 
         def text(keyword: str) -> str | None:
-            try:
-                value = ds.get(keyword, None)
-            except Exception:
-                return None
-            value = str(value).strip() if value is not None else ""
-            return value or None
+            return header_text(ds, keyword)
 
         series = text("SeriesInstanceUID")
     if series is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from processor.daemon.ledger import DONE, DUPLICATE, FAILED, REJECTED, FileEntry, Job
-from processor.fsutil import atomic_write_json, safe_name
+from processor.fsutil import atomic_write_json, fsync_dir, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class JobFiles:
                     log.warning("job %d: input %s vanished before it could be taken in", job_id, e.name)
                     continue
             present.append(e)
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return present
 
     def dispose(self, job: Job, reason: dict[str, Any] | None = None) -> str | None:
@@ -97,7 +97,7 @@ class JobFiles:
         if target.exists():  # a crash after an earlier copy of this step; keep the newest
             shutil.rmtree(target)
         os.replace(folder, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return str(target)
 
     def reclaim(self, job: Job) -> bool:
@@ -148,16 +148,3 @@ def _link_or_copy(src: Path, target: Path) -> None:
         tmp = target.with_name(f".{target.name}.part")
         shutil.copyfile(src, tmp)
         os.replace(tmp, target)
-
-
-def _fsync_dir(d: Path) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

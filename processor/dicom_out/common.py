@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from pydicom.sr.codedict import codes
 
 from processor.dicom_out.sanitize import safe_uid_for_filename
 from processor.errors import OUTPUT_WRITE_FAILED, SpectSSPError
+from processor.fsutil import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -67,36 +66,11 @@ def output_path(out_dir: Path, prefix: str, sop_instance_uid: str) -> Path:
 
 
 def atomic_save(ds: Dataset, path: Path, study_uid: str) -> None:
-    """Write to a temp file beside ``path``, fsync, rename: readers never see half a file."""
-    tmp: str | None = None
+    """Write atomically (see :func:`processor.fsutil.atomic_write`); failures become
+    ``OUTPUT_WRITE_FAILED`` with the study UID in the log."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".dcm", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            ds.save_as(fh, enforce_file_format=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        atomic_write(Path(path), lambda fh: ds.save_as(fh, enforce_file_format=True))
     except Exception as exc:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
         logger.error("study %s: writing %s failed: %s", study_uid, path.name, exc)
         raise SpectSSPError(OUTPUT_WRITE_FAILED,
                             f"could not write {path.name} in {path.parent}: {exc}.") from None
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)

@@ -39,6 +39,17 @@ class FileHeader:
     notes: list[str] = field(default_factory=list)
 
 
+def header_text(ds, keyword: str) -> str | None:
+    """A header value as stripped text, or None; tolerant of any value a real file may carry
+    (a broken element must not stop intake or the daemon)."""
+    try:
+        value = ds.get(keyword, None)
+    except Exception:
+        return None
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
 def find_files(paths: Iterable[Path | str]) -> list[Path]:
     """Every regular file under ``paths`` (recursively), sorted, each once.
 

@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset
 from processor import errors
 from processor.errors import SpectSSPError
 from processor.intake import validate as v
-from processor.intake.discover import FileHeader, find_files, read_full, read_header
+from processor.intake.discover import FileHeader, find_files, header_text, read_full, read_header
 from processor.intake.result import SeriesIntake
 from processor.intake.series import SeriesGroup, group_series
 from processor.intake.tracer import normalise_tracer, tracer_of
@@ -81,15 +81,16 @@ def expected_name(expected: str | None) -> str | None:
     return normalise_tracer(expected) or expected.strip().upper()
 
 
+def intake_options(section) -> dict:
+    """``load_series`` keyword arguments from the config's ``intake:`` section."""
+    return {"max_voxels": section.max_voxels, "max_file_mb": section.max_file_mb,
+            "min_slices": section.min_slices, "tracer_policy": section.tracer_policy}
+
+
 def _summary(out: SeriesIntake, ds: Dataset) -> None:
     """Display fields from a header; tolerant of any value a real file may carry."""
     def text(keyword: str) -> str | None:
-        try:
-            val = ds.get(keyword, None)
-        except Exception:
-            return None
-        s = str(val).strip() if val is not None else ""
-        return s or None
+        return header_text(ds, keyword)
     out.study_uid = text("StudyInstanceUID")
     out.patient_id = text("PatientID")
     out.study_date = text("StudyDate")

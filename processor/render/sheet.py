@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from atlas.surface import VIEWS, Surface
 from processor import RESEARCH_BANNER, SOFTWARE_NAME, __version__
 from processor.render.colormap import LUT
-from processor.render.layout import view_rgb
+from processor.render.layout import cell_size, view_rgb
 from processor.render.text import font
 
 SCALE = 2          # screen pixels per 2 mm surface pixel
@@ -40,7 +40,7 @@ class SheetInfo:
 def render_sheet(surface: Surface, z_rows: dict[str, np.ndarray], info: SheetInfo,
                  z_min: float = 0.0, z_max: float = 5.0) -> np.ndarray:
     """(H, W, 3) uint8 sheet; ``z_rows`` maps reference name -> Z (P,), in display order."""
-    cell = view_rgb(surface, VIEWS[0], None, z_min, z_max).shape[0] * SCALE
+    cell = cell_size(surface) * SCALE
     rows = [("TEMPLATE", None)] + list(z_rows.items())
     width = MARGIN + LABEL_W + len(VIEWS) * cell + BAR_W + MARGIN
     height = HEADER_H + 28 + len(rows) * cell + FOOTER_H
