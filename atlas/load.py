@@ -11,6 +11,8 @@ import numpy as np
 from atlas import voi
 from atlas.surface import VIEWS, Surface, pixel_labels, sample_indices
 
+VOLUME_MARGIN_MM = 10.0   # brain + this margin: the voxels a study's resolution shows in
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
@@ -63,6 +65,32 @@ class Atlas:
     def pixel_voi(self) -> np.ndarray:
         """VOI label per surface pixel (at the default depth of 13.5 mm)."""
         return pixel_labels(self.samples(13.5), self.labels)
+
+    @functools.cached_property
+    def perfusion_model(self) -> np.ndarray:
+        """The noise-free IMP perfusion model at the atlas's own resolution (the template before
+        its smoothing): the sharp reference for estimating a study's resolution."""
+        from atlas.perfusion import activity_map
+        return activity_map(self.gm, self.wm, self.brain.astype(np.float32), self.labels, voi.LABELS)
+
+    def volume_mask(self, margin_mm: float) -> np.ndarray:
+        """The brain mask grown by ``margin_mm`` (cached per margin): where counts that
+        spill across the brain edge still belong to the study."""
+        key = ("margin", round(float(margin_mm), 3))
+        if key not in self._samples:
+            from scipy import ndimage
+            steps = int(round(margin_mm / self.voxel_mm))
+            self._samples[key] = (ndimage.binary_dilation(self.brain, iterations=steps) if steps > 0
+                                  else self.brain.copy())
+        return self._samples[key]
+
+    @functools.cached_property
+    def resolution_matcher(self):
+        """The resolution estimator on this grid (built once: under a second)."""
+        from processor.core.resolution import ResolutionMatcher
+        # the brain and 10 mm around it: the spill of counts across the brain edge is the
+        # strongest cue to resolution
+        return ResolutionMatcher(self.perfusion_model, self.volume_mask(VOLUME_MARGIN_MM), self.voxel_mm)
 
     def world_mm(self, ijk: np.ndarray) -> np.ndarray:
         """RAS millimetres of voxel indices (N, 3)."""

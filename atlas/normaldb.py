@@ -29,7 +29,7 @@ REFERENCES = ["GLB", "THL", "PNS", "CBL"]
 class NormalDatabase:
     raw_ssp: np.ndarray            # (N, P) float32
     ref_means: np.ndarray          # (N, R) float32, columns in REFERENCES order
-    volumes: np.ndarray | None     # (N, V) float16 brain voxels / GLB mean, or None
+    volumes: np.ndarray | None     # (N, V) float16 voxels of the volume mask / GLB mean, or None
     meta: dict
     references: list[str] = field(default_factory=lambda: list(REFERENCES))
 
@@ -91,6 +91,17 @@ class NormalDatabase:
         except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile,
                 zlib.error) as exc:
             raise ValueError(f"{path} is not a readable spectssp normal database ({exc})") from None
+
+    @property
+    def resolution_fwhm_mm(self) -> float | None:
+        """The effective resolution every member was harmonised to (None: not harmonised)."""
+        v = self.meta.get("resolution_fwhm_mm")
+        return None if v is None else float(v)
+
+    @property
+    def volume_margin_mm(self) -> float:
+        """Member volumes hold the brain plus this margin (0: the brain mask only)."""
+        return float(self.meta.get("volume_margin_mm", 0.0))
 
     def sha256(self) -> str:
         """Content hash of the statistics (what a model card pairs with), computed once."""

@@ -6,30 +6,40 @@ import datetime as _dt
 import numpy as np
 
 from atlas import Atlas
+from atlas.load import VOLUME_MARGIN_MM
 from atlas.normaldb import REFERENCES, NormalDatabase
 from processor import __version__
 from processor.core.ssp import extract_ssp, reference_means
 
 
 class NormalDatabaseBuilder:
-    """Accumulates members one at a time (each a volume on the atlas grid)."""
+    """Accumulates members one at a time (each a registered volume on the atlas grid), each
+    first harmonised to ``resolution_fwhm_mm`` (None: members used as they are)."""
 
-    def __init__(self, atlas: Atlas, depth_mm: float, tracer: str, keep_volumes: bool = True) -> None:
+    def __init__(self, atlas: Atlas, depth_mm: float, tracer: str, keep_volumes: bool = True, *,
+                 resolution_fwhm_mm: float | None = None) -> None:
         self.atlas, self.depth_mm, self.tracer, self.keep_volumes = atlas, depth_mm, tracer, keep_volumes
+        self.resolution_fwhm_mm = resolution_fwhm_mm
         self.samples = atlas.samples(depth_mm)
         self.ref_idx = {r: atlas.reference_indices(r) for r in REFERENCES}
-        self.brain_idx = np.flatnonzero(atlas.brain.ravel())
+        self.volume_idx = np.flatnonzero(atlas.volume_mask(VOLUME_MARGIN_MM).ravel())
         self.raw: list[np.ndarray] = []
         self.means: list[list[float]] = []
         self.vols: list[np.ndarray] = []
         self.members: list[dict] = []
 
-    def add(self, volume: np.ndarray, member: dict) -> None:
+    def add(self, volume: np.ndarray, member: dict, estimate_on: np.ndarray | None = None) -> None:
+        """``estimate_on``: the member through the linear registration only, where its
+        resolution is estimated (see ``SSPAnalyser.harmonise``)."""
+        if self.resolution_fwhm_mm is not None:
+            h = self.atlas.resolution_matcher.harmonise(volume, self.resolution_fwhm_mm, estimate_on)
+            volume = h.volume
+            member = dict(member, estimated_fwhm_mm=round(h.estimated_fwhm_mm, 2))
         means = reference_means(volume, self.ref_idx)
         self.raw.append(extract_ssp(volume, self.samples))
         self.means.append([means[r] for r in REFERENCES])
         if self.keep_volumes:
-            self.vols.append((volume.reshape(-1)[self.brain_idx] / means["GLB"]).astype(np.float16))
+            self.vols.append((volume.reshape(-1)[self.volume_idx] / means["GLB"]).astype(np.float16))
         self.members.append(member)
 
     def build(self, note: str = "") -> NormalDatabase:
@@ -38,6 +48,7 @@ class NormalDatabaseBuilder:
         ages = [m["age"] for m in self.members if m.get("age") is not None]
         meta = {
             "tracer": self.tracer, "depth_mm": self.depth_mm, "atlas_sha256": self.atlas.sha256,
+            "resolution_fwhm_mm": self.resolution_fwhm_mm, "volume_margin_mm": VOLUME_MARGIN_MM,
             "software": f"spectssp {__version__}", "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "age_range": [min(ages), max(ages)] if ages else None, "members": self.members, "note": note,
         }

@@ -18,8 +18,9 @@ images; 369 images per class, 28 per class held out for validation.
 graded severity down to mild, partial and asymmetric patterns, per-region jitter, posterior
 temporal involvement in some AD, parietal involvement in most DLB with the posterior cingulate
 spared (cingulate island sign), smooth lesion edges, non-specific mild decreases elsewhere in
-every class (so a decrease alone is no disease cue), and extra blur and noise of the member
-volume before SSP in every class (so image quality is no class cue). Every knob is a field of
+every class (so a decrease alone is no disease cue), smooth regional variation of a few
+percent in every class (so a new normal's fluctuation is no disease cue), and extra blur and
+noise of the member volume before SSP in every class (so image quality is no class cue). Every knob is a field of
 :class:`SimulationConfig` and a ``training.simulation`` key in config.yaml.
 
 Validation images come from held-out members only, the same members in every class, so no
@@ -51,7 +52,7 @@ from models.features import RegionFeatures
 
 log = logging.getLogger(__name__)
 
-SIM_VERSION = 1           # bump when the simulation changes what a config produces
+SIM_VERSION = 2           # bump when the simulation changes what a config produces
 PROTOCOLS = ("paper", "ours")
 REFERENCES = ("GLB", "THL", "PNS", "CBL")
 # The paper varies the display thresholds without listing them: lower 0, 1 or 2 (NEUROSTAT
@@ -102,6 +103,11 @@ class SimulationConfig:
     distractor_severity: tuple[float, float] = (0.04, 0.12)
     blur_fwhm_mm: tuple[float, float] = (0.0, 6.0)   # extra Gaussian blur before SSP
     noise_sd: tuple[float, float] = (0.0, 0.03)      # relative, spatially correlated (1 voxel)
+    # Normal regional variation beyond the database's own members: a smooth multiplicative
+    # random field in every class, so that a few-percent regional fluctuation (which a new
+    # normal subject shows wherever it falls, parietal cortex included) is no disease cue.
+    variation_sd: tuple[float, float] = (0.0, 0.04)  # relative SD of the field, drawn per image
+    variation_fwhm_mm: float = 24.0                  # its smoothness
 
     @classmethod
     def for_protocol(cls, protocol: str, **overrides: Any) -> "SimulationConfig":
@@ -116,7 +122,7 @@ class SimulationConfig:
             base = dict(severity=(0.20, 0.35), edge_fwhm_mm=0.0, partial_p=0.0, asymmetric_p=0.0,
                         region_jitter=0.0, ad_temporal_p=0.0, dlb_parietal_p=0.0,
                         dlb_cingulate_share=(0.0, 0.0), distractor_p=0.0, blur_fwhm_mm=(0.0, 0.0),
-                        noise_sd=(0.0, 0.0))
+                        noise_sd=(0.0, 0.0), variation_sd=(0.0, 0.0))
         else:
             base = {}
         cfg = cls(**{**base, **_tuples(overrides), "protocol": protocol})
@@ -186,7 +192,7 @@ def member_volume(ndb: NormalDatabase, atlas: Atlas, k: int) -> np.ndarray:
         raise ValueError("this normal database holds no member volumes; rebuild it with "
                          "'spectssp normaldb build' (volumes are kept by default)")
     vol = np.zeros(atlas.shape, np.float32)
-    vol[atlas.brain] = ndb.volumes[k].astype(np.float32)
+    vol[atlas.volume_mask(ndb.volume_margin_mm)] = ndb.volumes[k].astype(np.float32)
     return vol
 
 
@@ -264,18 +270,39 @@ def distractor_regions(rng: np.random.Generator, cfg: SimulationConfig) -> dict[
 
 def degrade(volume: np.ndarray, brain: np.ndarray, rng: np.random.Generator, cfg: SimulationConfig,
             voxel_mm: float) -> tuple[np.ndarray, dict[str, float]]:
-    """Extra blur (resolution) and spatially correlated noise (counts) before SSP."""
+    """Normal regional variation, extra blur (resolution) and correlated noise (counts) before SSP."""
+    var = float(rng.uniform(*cfg.variation_sd)) if cfg.variation_sd[1] > 0 else 0.0
     fwhm = float(rng.uniform(*cfg.blur_fwhm_mm)) if cfg.blur_fwhm_mm[1] > 0 else 0.0
     sd = float(rng.uniform(*cfg.noise_sd)) if cfg.noise_sd[1] > 0 else 0.0
     out = volume
+    if var > 0:
+        out = out * (1.0 + np.float32(var) * smooth_random_field(rng, volume.shape, brain,
+                                                                  cfg.variation_fwhm_mm / voxel_mm))
     if fwhm > 0.5:
         out = ndimage.gaussian_filter(out, fwhm / 2.3548 / voxel_mm, truncate=3.0)
     if sd > 0:
-        noise = ndimage.gaussian_filter(rng.standard_normal(volume.shape).astype(np.float32), 1.0)
-        noise /= float(noise[brain].std()) + 1e-12
-        out = out * (1.0 + np.float32(sd) * noise)
+        out = out * (1.0 + np.float32(sd) * smooth_random_field(rng, volume.shape, brain, 2.3548))
     out = np.where(brain, np.maximum(out, 1e-3), 0.0).astype(np.float32)
-    return out, {"blur_fwhm_mm": round(fwhm, 2), "noise_sd": round(sd, 4)}
+    return out, {"variation_sd": round(var, 4), "blur_fwhm_mm": round(fwhm, 2), "noise_sd": round(sd, 4)}
+
+
+def smooth_random_field(rng: np.random.Generator, shape: tuple[int, ...], brain: np.ndarray,
+                        fwhm_vox: float) -> np.ndarray:
+    """Gaussian white noise smoothed to ``fwhm_vox`` voxels, unit SD inside ``brain`` (float32).
+
+    Wide fields are drawn on a grid coarsened by up to 4 and upsampled linearly: the same
+    smoothness at a fraction of the filtering cost.
+    """
+    step = int(np.clip(fwhm_vox // 3, 1, 4))
+    coarse = tuple(-(-n // step) + 1 for n in shape)
+    field = ndimage.gaussian_filter(rng.standard_normal(coarse).astype(np.float32), fwhm_vox / 2.3548 / step,
+                                    mode="wrap")
+    if step > 1:
+        field = ndimage.zoom(field, step, order=1, grid_mode=False)
+    field = field[tuple(slice(0, n) for n in shape)]
+    field -= float(field[brain].mean())
+    field /= float(field[brain].std()) + 1e-12
+    return field.astype(np.float32)
 
 
 def allocate(n_members: int, cfg: SimulationConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -316,7 +343,8 @@ class Simulator:
 
     def z_map(self, volume: np.ndarray, loo: NormalDatabase) -> np.ndarray:
         """(R, P) decrease Z of ``volume`` against ``loo`` (the database without its source)."""
-        raw, means = self.analyser.raw(volume)
+        # member volumes are stored at the database's resolution already: measured as they are
+        raw, means = self.analyser.measure(volume)
         return self.analyser.from_raw(raw, means, ndb=loo).z
 
     def volume_for(self, label: str, base: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:

@@ -37,7 +37,7 @@ RESEARCH_USE = "RESEARCH USE ONLY - NOT FOR DIAGNOSIS"
 class TrainConfig:
     """Optimisation settings shared by every repeat."""
 
-    network: str = "mobilenet_v3_small"
+    network: str = "mobilenet_v3_small_os16"
     repeats: int = 5
     epochs: int = 30                  # at most; early stopping usually ends sooner
     patience: int = 5                 # epochs without a better validation score

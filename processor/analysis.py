@@ -22,6 +22,7 @@ class SSPResult:
     regions: dict[str, dict[str, float]]
     indices: dict[str, float]
     report_reference: str
+    resolution: dict[str, float] | None = None   # estimated, kernel and target FWHM (mm)
 
     def z_for(self, ref: str) -> np.ndarray:
         return self.z[self.references.index(ref)]
@@ -33,6 +34,8 @@ class SSPAnalyser:
     def __init__(self, atlas: Atlas, ndb: NormalDatabase, depth_mm: float, z_threshold: float,
                  report_reference: str = "GLB") -> None:
         self.atlas, self.ndb = atlas, ndb
+        # the database decides the resolution its statistics were made at; studies follow it
+        self.target_fwhm_mm: float | None = ndb.resolution_fwhm_mm
         self.references = list(ndb.references)
         self.samples = atlas.samples(depth_mm)
         self.threshold = z_threshold
@@ -45,13 +48,31 @@ class SSPAnalyser:
         self.pcc_mask = np.isin(pv, [voi.LABELS[v] for v in voi.CIS_NUMERATOR.vois])
         self.occ_mask = np.isin(pv, [voi.LABELS[v] for v in voi.CIS_DENOMINATOR.vois])
 
-    def raw(self, volume: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-        """Raw SSP and reference means of a study on the atlas grid."""
+    def harmonise(self, volume: np.ndarray, estimate_on: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, dict[str, float] | None]:
+        """The study at the database's resolution (unchanged when the database has none).
+
+        ``estimate_on``: the same study through the linear registration only. The resolution
+        is estimated there, because the deformable stage pulls blurred edges toward the
+        template's and makes a blurry scan look sharper than its cortical peaks are.
+        """
+        if self.target_fwhm_mm is None:
+            return volume, None
+        h = self.atlas.resolution_matcher.harmonise(volume, self.target_fwhm_mm, estimate_on)
+        return h.volume, {"estimated_fwhm_mm": round(h.estimated_fwhm_mm, 2),
+                          "kernel_fwhm_mm": round(h.kernel_fwhm_mm, 2),
+                          "target_fwhm_mm": round(h.target_fwhm_mm, 2)}
+
+    def measure(self, volume: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+        """Raw SSP and reference means of a volume already at the database's resolution."""
         return extract_ssp(volume, self.samples), reference_means(volume, self.ref_indices)
 
-    def analyse(self, volume: np.ndarray) -> SSPResult:
-        raw, means = self.raw(volume)
-        return self.from_raw(raw, means)
+    def analyse(self, volume: np.ndarray, estimate_on: np.ndarray | None = None) -> SSPResult:
+        """Harmonise, measure and compare a registered study with the normal database."""
+        volume, resolution = self.harmonise(volume, estimate_on)
+        result = self.from_raw(*self.measure(volume))
+        result.resolution = resolution
+        return result
 
     def from_raw(self, raw: np.ndarray, means: dict[str, float], ndb: NormalDatabase | None = None) -> SSPResult:
         ndb = ndb or self.ndb

@@ -85,6 +85,9 @@ def _pair_in(lo: float, hi: float):
 
 
 NUM = (int, float)
+# models.networks.ALL, spelled out here so that reading a config never imports torch
+NETWORK_NAMES = ("alexnet", "googlenet", "resnet18", "mobilenet_v3_small", "mobilenet_v3_small_os16",
+                 "efficientnet_b0", "tiny", "logreg")
 REFERENCES = ("GLB", "THL", "PNS", "CBL")
 
 SCHEMA: dict[str, Any] = {
@@ -120,6 +123,7 @@ SCHEMA: dict[str, Any] = {
     "ssp": {
         "depth_mm": Key(NUM, 13.5, _positive),
         "z_threshold": Key(NUM, 2.0, _positive),
+        "resolution_fwhm_mm": Key(NUM, 16.0, _positive, nullable=True),
     },
     "render": {
         "references": Key((list,), ["GLB", "THL", "CBL", "PNS"], _non_empty_subset_of(*REFERENCES)),
@@ -149,9 +153,7 @@ SCHEMA: dict[str, Any] = {
     # Offline `spectssp train` (models/simulate.py and models/train.py document each knob).
     "training": {
         "protocol": Key((str,), "ours", _one_of("ours", "paper")),
-        "network": Key((str,), "mobilenet_v3_small",
-                       _one_of("alexnet", "googlenet", "resnet18", "mobilenet_v3_small", "efficientnet_b0",
-                               "tiny", "logreg")),
+        "network": Key((str,), "mobilenet_v3_small_os16", _one_of(*NETWORK_NAMES)),
         "repeats": Key((int,), 5, _positive),
         "epochs": Key((int,), 25, _positive),
         "patience": Key((int,), 5, _positive),
@@ -181,6 +183,8 @@ SCHEMA: dict[str, Any] = {
             "distractor_severity": Key((list,), [0.04, 0.12], _pair_in(0.0, 0.95)),
             "blur_fwhm_mm": Key((list,), [0.0, 6.0], _pair_in(0.0, 30.0)),
             "noise_sd": Key((list,), [0.0, 0.03], _pair_in(0.0, 0.5)),
+            "variation_sd": Key((list,), [0.0, 0.04], _pair_in(0.0, 0.5)),
+            "variation_fwhm_mm": Key(NUM, 24.0, _positive),
         },
     },
     "delivery": {

@@ -72,6 +72,10 @@ class Pipeline:
         if abs(depth - cfg.ssp.depth_mm) > 1e-6:
             raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"normal database was built with SSP depth {depth} mm "
                                 f"but ssp.depth_mm is {cfg.ssp.depth_mm}; they must match.")
+        if not _same_resolution(self.ndb.resolution_fwhm_mm, cfg.ssp.resolution_fwhm_mm):
+            raise SpectSSPError(errors.NORMAL_DB_MISMATCH, "normal database was built at harmonised resolution "
+                                f"{_fwhm_text(self.ndb.resolution_fwhm_mm)} but ssp.resolution_fwhm_mm is "
+                                f"{_fwhm_text(cfg.ssp.resolution_fwhm_mm)}; they must match.")
         self.ndb_path = ndb_path
         self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,
                                     cfg.classifier.reference)
@@ -182,11 +186,18 @@ class Pipeline:
 
         t = time.perf_counter()
         try:
-            ssp = self.analyser.analyse(reg.volume)
+            ssp = self.analyser.analyse(reg.volume, estimate_on=reg.linear_volume)
         except ValueError as exc:  # a reference region without counts (outside the field of view)
             raise SpectSSPError(errors.DEGENERATE_COUNTS, f"after registration, {exc}; the field of view "
                                 "may not cover the whole brain.") from None
         timings["ssp"] = round(time.perf_counter() - t, 3)
+        if ssp.resolution is not None:
+            result["resolution"] = ssp.resolution
+            if ssp.resolution["estimated_fwhm_mm"] > ssp.resolution["target_fwhm_mm"] + 0.5:
+                result["warnings"].append(
+                    f"the study's effective resolution ({ssp.resolution['estimated_fwhm_mm']:.1f} mm FWHM) is coarser "
+                    f"than the normal database's ({ssp.resolution['target_fwhm_mm']:.1f} mm): cortical decreases may "
+                    "be overstated")
         result["reference_regions"] = list(ssp.references)
         result["regions"] = ssp.regions
         result["indices"] = ssp.indices
@@ -215,6 +226,14 @@ class Pipeline:
         except OSError as exc:
             raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings["write"] = round(time.perf_counter() - t, 3)
+
+
+def _same_resolution(a: float | None, b: float | None) -> bool:
+    return (a is None) == (b is None) and (a is None or abs(a - b) < 1e-6)
+
+
+def _fwhm_text(v: float | None) -> str:
+    return "none (not harmonised)" if v is None else f"{v:g} mm"
 
 
 def _exclude_outputs(paths: list[Path], out_root: Path) -> list[Path]:

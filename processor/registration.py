@@ -45,6 +45,9 @@ class Registered:
     qc: float
     transform: str
     mapped_points: np.ndarray | None = None   # requested atlas (LPS mm) points in the study's space
+    # The study through the linear stages only (the same array as ``volume`` without SyN): its
+    # blur is the scanner's, where the deformable warp would make a blurry scan look sharper.
+    linear_volume: np.ndarray | None = None
 
 
 def describe(stages: list[str]) -> str:
@@ -123,6 +126,11 @@ def _finish(reg, fixed, moving, atlas: Atlas, stages: list[str], map_points) -> 
     warped = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=reg["fwdtransforms"],
                                    interpolator="linear")
     vol = np.clip(warped.numpy().astype(np.float32), 0, None)
+    linear = vol
+    if "syn" in stages and reg["fwdtransforms"][-1].endswith(".mat"):  # [warp field, affine]: the affine alone
+        affine_only = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=reg["fwdtransforms"][-1:],
+                                            interpolator="linear")
+        linear = np.clip(affine_only.numpy().astype(np.float32), 0, None)
     qc = qc_correlation(intensity_normalise(vol), atlas.template, atlas.brain)
     mapped = None
     if map_points is not None:
@@ -132,4 +140,4 @@ def _finish(reg, fixed, moving, atlas: Atlas, stages: list[str], map_points) -> 
         # to the moving image's space.
         mapped = ants.apply_transforms_to_points(3, pts, reg["fwdtransforms"]).to_numpy()
     log.debug("registration %s: qc r=%.3f", describe(stages), qc)
-    return Registered(vol, qc, describe(stages), mapped)
+    return Registered(vol, qc, describe(stages), mapped, linear)

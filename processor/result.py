@@ -22,6 +22,7 @@ def new_result(inputs: list[Path], study_uid: str | None, series_uid: str | None
         "series_instance_uid": series_uid,
         "classification": None,
         "registration": None,
+        "resolution": None,
         "reference_regions": [],
         "regions": {},
         "indices": {},

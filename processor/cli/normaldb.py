@@ -15,9 +15,10 @@ Build a normal database from a site's own normal studies (the paper used 28), or
   spectssp normaldb build NORMALS/ --out site.ndb
   spectssp normaldb info site.ndb
 
-Each series goes through intake and registration like a patient study; its 3D-SSP values
-and reference-region means are stored, with the registered volume (for retraining and for
-leave-one-out maps). All members must have the same tracer.
+Each series goes through intake and registration like a patient study, is harmonised to
+ssp.resolution_fwhm_mm (config.yaml), and its 3D-SSP values and reference-region means are
+stored, with the registered volume (for retraining and for leave-one-out maps). All members
+must have the same tracer. Patients are then processed at the database's resolution.
 """
 
 
@@ -75,7 +76,8 @@ def _build(args: argparse.Namespace) -> int:
                             + "); a normal database holds one tracer only.")
     tracer = args.tracer or (tracers.pop() if tracers else "unknown")
     atlas = load_atlas()
-    builder = NormalDatabaseBuilder(atlas, cfg.ssp.depth_mm, tracer)
+    builder = NormalDatabaseBuilder(atlas, cfg.ssp.depth_mm, tracer,
+                                    resolution_fwhm_mm=cfg.ssp.resolution_fwhm_mm)
     failed = 0
     for s in tqdm(ok, desc="normal studies", unit="study"):
         try:
@@ -83,7 +85,8 @@ def _build(args: argparse.Namespace) -> int:
             if reg.qc < cfg.registration.qc_threshold:
                 raise SpectSSPError(errors.REGISTRATION_FAILED, f"QC r={reg.qc:.3f} below {cfg.registration.qc_threshold}")
             # no patient ID: databases are shared and bundled; UID and age are enough
-            builder.add(reg.volume, {"series_uid": s.series_uid, "age": _age_years(s.header), "qc": round(reg.qc, 4)})
+            builder.add(reg.volume, {"series_uid": s.series_uid, "age": _age_years(s.header), "qc": round(reg.qc, 4)},
+                        estimate_on=reg.linear_volume)
         except SpectSSPError as exc:
             failed += 1
             print(f"rejected  {s.series_uid}  [{exc.code}] {exc.message}")
@@ -143,6 +146,12 @@ def _info(args: argparse.Namespace) -> int:
     print(f"file:        {args.file}")
     print(f"members:     {ndb.n}   tracer: {ndb.tracer}   age range: {m.get('age_range')}")
     print(f"built:       {m.get('created')} with {m.get('software')}; SSP depth {m.get('depth_mm')} mm")
+    if ndb.resolution_fwhm_mm is None:
+        print("resolution:  members used as registered (not harmonised)")
+    else:
+        est = [mm["estimated_fwhm_mm"] for mm in m.get("members", []) if "estimated_fwhm_mm" in mm]
+        span = f"; members estimated {min(est):.1f}-{max(est):.1f} mm" if est else ""
+        print(f"resolution:  harmonised to {ndb.resolution_fwhm_mm:g} mm FWHM{span}")
     if m.get("note"):
         print(f"note:        {m['note']}")
     if ndb.n < 3:

@@ -6,10 +6,9 @@ import logging
 from pathlib import Path
 
 from processor.cli.common import add_config_arg
+from processor.config import NETWORK_NAMES as NETWORK_CHOICES
 
 log = logging.getLogger(__name__)
-
-NETWORK_CHOICES = ("alexnet", "googlenet", "resnet18", "mobilenet_v3_small", "efficientnet_b0", "tiny", "logreg")
 
 HELP = """\
 Train the AD/DLB/NC classifier on images simulated from a normal database (the paper's idea:
@@ -21,7 +20,7 @@ without that member). Writes a model directory for `model:` in the config.
 
 Defaults come from the `training:` section of the config; options override them. The
 simulated data set is cached (see --cache-dir), so repeated runs skip the simulation.
-The default (protocol ours, mobilenet_v3_small, 5 repeats) finishes in under an hour on 2 CPU
+The default (protocol ours, mobilenet_v3_small_os16, 5 repeats) finishes in under an hour on 2 CPU
 cores. RESEARCH USE ONLY.
 """
 
@@ -32,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--normaldb", type=Path, required=True, metavar="FILE", help="normal database (.ndb) with volumes")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="model directory to write")
     p.add_argument("--protocol", choices=("ours", "paper"), default=None, help="simulation protocol (default: ours)")
-    p.add_argument("--network", choices=NETWORK_CHOICES, default=None, help="network (default: mobilenet_v3_small)")
+    p.add_argument("--network", choices=NETWORK_CHOICES, default=None, help="network (default: mobilenet_v3_small_os16)")
     p.add_argument("--repeats", type=int, default=None, metavar="N", help="training repeats (default 5)")
     p.add_argument("--epochs", type=int, default=None, metavar="N", help="maximum epochs per repeat (default 25)")
     p.add_argument("--patience", type=int, default=None, metavar="N", help="early-stopping patience in epochs")

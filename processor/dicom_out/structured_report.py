@@ -58,6 +58,8 @@ CLASSIFICATION = _local("CLASS", "Perfusion pattern classification")
 REG_QC = _local("REG_QC", "Registration QC score")
 REG_PASSED = _local("REG_QC_PASS", "Registration QC passed")
 REG_GROUP = _local("REG", "Registration to template")
+FWHM_ESTIMATED = _local("FWHM_EST", "Estimated effective resolution (FWHM)")
+FWHM_HARMONISED = _local("FWHM_TARGET", "Harmonised resolution (FWHM) of the statistics")
 REGION_GROUP = _local("VOI_Z", "Regional 3D-SSP Z-score statistics")
 EXTENT_PCT = _local("EXTENT_PCT", "Extent of surface with Z-score above threshold")
 INDICES_GROUP = _local("INDICES", "3D-SSP indices")
@@ -208,7 +210,13 @@ def _registration_group(result: dict[str, Any], software_version: str, warnings:
     algorithm = hd.sr.AlgorithmIdentification(
         name=f"{SOFTWARE_NAME} registration", version=str(software_version)[:64], parameters=params)
     qc = _number(reg.get("qc"), "registration QC", warnings)
-    measurements = [hd.sr.Measurement(name=REG_QC, value=qc, unit=_NO_UNIT)] if qc is not None else None
+    measurements = [hd.sr.Measurement(name=REG_QC, value=qc, unit=_NO_UNIT)] if qc is not None else []
+    res = result.get("resolution") or {}
+    for code, key in ((FWHM_ESTIMATED, "estimated_fwhm_mm"), (FWHM_HARMONISED, "target_fwhm_mm")):
+        mm = _number(res.get(key), f"resolution {key}", warnings) if key in res else None
+        if mm is not None:
+            measurements.append(hd.sr.Measurement(name=code, value=mm, unit=codes.UCUM.Millimeter))
+    measurements = measurements or None
     evaluations = None
     if isinstance(reg.get("passed"), bool):
         evaluations = [hd.sr.QualitativeEvaluation(

@@ -154,8 +154,10 @@ def test_builder_on_synthetic_volumes(atlas):
     for j, ref in enumerate(REFERENCES):
         expected = vols[2][atlas.reference_mask(ref)].mean()
         assert db.ref_means[2, j] == pytest.approx(expected, rel=1e-4)
-    brain = vols[3][atlas.brain] / vols[3][atlas.brain].mean()
-    np.testing.assert_allclose(db.volumes[3].astype(np.float32), brain, rtol=2e-3, atol=2e-3)
+    kept = vols[3][atlas.volume_mask(db.volume_margin_mm)] / vols[3][atlas.brain].mean()
+    assert db.volume_margin_mm == 10.0 and kept.size > atlas.brain.sum()
+    np.testing.assert_allclose(db.volumes[3].astype(np.float32), kept, rtol=2e-3, atol=2e-3)
+    assert db.resolution_fwhm_mm is None
     assert db.meta["tracer"] == "123I-IMP"
     assert db.meta["age_range"] == [60, 63]
     assert db.meta["atlas_sha256"] == atlas.sha256

@@ -60,3 +60,25 @@ def test_logistic_baseline_learns_separable_table():
     assert (m.predict_proba(x).argmax(1) == y).mean() > 0.9
     m2 = RegionalLogReg.from_state(m.state())
     np.testing.assert_allclose(m2.predict_proba(x[:5]), m.predict_proba(x[:5]))
+
+
+def test_config_network_names_are_the_model_registry():
+    """The config and CLI list networks without importing torch; they must stay the registry."""
+    from models import networks
+    from processor.config import NETWORK_NAMES
+    assert tuple(NETWORK_NAMES) == tuple(networks.ALL)
+
+
+def test_os16_variant_doubles_the_grad_cam_grid_with_the_same_weights():
+    import torch
+    from models.networks import build_network, get_module
+    plain, dilated = build_network("mobilenet_v3_small"), build_network("mobilenet_v3_small_os16")
+    assert [p.shape for p in plain.parameters()] == [p.shape for p in dilated.parameters()]
+    x = torch.zeros(1, 3, 160, 160)
+    shapes = {}
+    for name, m in (("plain", plain), ("dilated", dilated)):
+        layer = get_module(m, "features.12")
+        hook = layer.register_forward_hook(lambda _m, _i, o, name=name: shapes.__setitem__(name, tuple(o.shape[-2:])))
+        m.eval()(x)
+        hook.remove()
+    assert shapes == {"plain": (5, 5), "dilated": (10, 10)}

@@ -43,6 +43,23 @@ def _ct_file(path: Path) -> Path:
     return path
 
 
+def _sr_items(ds):
+    for item in getattr(ds, "ContentSequence", []):
+        yield item
+        yield from _sr_items(item)
+
+
+def test_resolution_setting_must_match_the_normal_database(tmp_path, capsys):
+    study = make_study("NC", 8102)
+    write_study(study, tmp_path / "in", "multiframe")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("ssp:\n  resolution_fwhm_mm: 12.0\n")
+    code = main(["process", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--config", str(cfg), "-q"])
+    err = capsys.readouterr().err
+    assert code != 0 and "normal_db_mismatch" in err and "16 mm" in err and "12 mm" in err, err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_ad_phantom_end_to_end(tmp_path, capsys):
     study = make_study("AD", 8100, subject=None)
     files = write_study(study, tmp_path / "in" / "AD", "multiframe")
@@ -59,6 +76,10 @@ def test_ad_phantom_end_to_end(tmp_path, capsys):
     frontal = np.mean([reg[f"frontal_{s}"]["mean_z"] for s in "LR"])
     assert parietal > 1.5 and parietal > frontal + 1.0, (parietal, frontal)
     assert r["indices"]["severity"] > 1.0
+    # harmonised to the bundled database's resolution; the estimate follows the scanner's
+    res, true_fwhm = r["resolution"], study.truth["scanner"]["fwhm_mm"]
+    assert res["target_fwhm_mm"] == 16.0 and abs(res["estimated_fwhm_mm"] - true_fwhm) < 3.0, (res, true_fwhm)
+    assert res["kernel_fwhm_mm"] == pytest.approx(np.sqrt(max(16.0 ** 2 - res["estimated_fwhm_mm"] ** 2, 0)), abs=0.02)
     kinds = sorted(o["kind"] for o in r["outputs"])
     assert kinds.count("ssp-sheet") == 2 and "gradcam" in kinds and "sr" in kinds and "report" in kinds
     for key in ("register", "ssp", "write", "total"):
@@ -79,6 +100,11 @@ def test_ad_phantom_end_to_end(tmp_path, capsys):
             assert ds.StudyInstanceUID == source.StudyInstanceUID
             assert ds.SeriesInstanceUID != source.SeriesInstanceUID
             assert ds.PatientID == source.PatientID
+            if o["kind"] == "sr":  # the resolution is in the report, in mm
+                found = {item.ConceptNameCodeSequence[0].CodeValue: item for item in _sr_items(ds)}
+                assert float(found["FWHM_EST"].MeasuredValueSequence[0].NumericValue) == pytest.approx(
+                    res["estimated_fwhm_mm"], abs=0.01)
+                assert found["FWHM_TARGET"].MeasuredValueSequence[0].MeasurementUnitsCodeSequence[0].CodeValue == "mm"
     # nothing but the published folder: no staging leftovers
     assert [p.name for p in out.iterdir()] == [r["series_instance_uid"]]
     assert "ok" in capsys.readouterr().out

@@ -37,6 +37,11 @@ def test_landmark_error_under_2mm(seed, stages):
     rot = study.truth["scanner"].get("rotation_deg")
     assert reg.qc > 0.9
     assert err.mean() < 2.0, f"mean landmark error {err.mean():.2f} mm (max {err.max():.2f}); pose rotation {rot}"
+    # the linear-only resampling (where the resolution is estimated) comes with every result
+    assert reg.linear_volume is not None and reg.linear_volume.shape == reg.volume.shape
+    assert (reg.linear_volume is reg.volume) == ("syn" not in stages)
+    est, true_fwhm = atlas.resolution_matcher.estimate(reg.linear_volume), study.truth["scanner"]["fwhm_mm"]
+    assert abs(est - true_fwhm) < 2.0, (est, true_fwhm)
 
 
 def test_qc_rejects_an_image_that_is_not_a_brain():

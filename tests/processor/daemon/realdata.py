@@ -23,7 +23,7 @@ def normal_database(folder: Path) -> Path:
     from processor.intake import load_series
     from processor.phantom import make_study, write_study
     atlas = load_atlas()
-    builder = NormalDatabaseBuilder(atlas, 13.5, "IMP")
+    builder = NormalDatabaseBuilder(atlas, 13.5, "IMP", resolution_fwhm_mm=16.0)  # config default
     for i in range(4):
         study = make_study("NC", 900, i, atlas=atlas, keep_activity=True)
         builder.add(study.activity.astype("float32"), {"series_uid": f"phantom-{i}", "age": study.truth["subject"].get("age")})
