@@ -71,11 +71,14 @@ class Atlas:
         """The noise-free IMP perfusion model at the atlas's own resolution (the template before
         its smoothing): the sharp reference for estimating a study's resolution."""
         from atlas.perfusion import activity_map
-        return activity_map(self.gm, self.wm, self.brain.astype(np.float32), self.labels, voi.LABELS)
+        model = activity_map(self.gm, self.wm, self.brain.astype(np.float32), self.labels, voi.LABELS)
+        model.setflags(write=False)   # shared by every study of the process
+        return model
 
     def volume_mask(self, margin_mm: float) -> np.ndarray:
-        """The brain mask grown by ``margin_mm`` (cached per margin): where counts that
-        spill across the brain edge still belong to the study."""
+        """The brain mask grown by round(margin / voxel) binary dilation steps (cached per margin;
+        ``margin_mm`` along the axes, less diagonally): where counts that spill across the brain
+        edge still belong to the study."""
         key = ("margin", round(float(margin_mm), 3))
         if key not in self._samples:
             from scipy import ndimage
@@ -86,7 +89,7 @@ class Atlas:
 
     @functools.cached_property
     def resolution_matcher(self):
-        """The resolution estimator on this grid (built once: under a second)."""
+        """The resolution estimator on this grid (built once per process: about a second)."""
         from processor.core.resolution import ResolutionMatcher
         # the brain and 10 mm around it: the spill of counts across the brain edge is the
         # strongest cue to resolution

@@ -83,6 +83,10 @@ class NormalDatabase:
                 vols = z["volumes"] if volumes and "volumes" in z.files else None
                 refs = meta["references"]
                 raw, means = z["raw_ssp"], z["ref_means"]
+                for key in ("resolution_fwhm_mm", "volume_margin_mm"):
+                    v = meta.get(key)
+                    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0):
+                        raise ValueError(f"bad {key} {v!r}")
                 if (not isinstance(refs, list) or not set(refs) <= set(REFERENCES) or raw.ndim != 2
                         or means.shape != (raw.shape[0], len(refs)) or not np.all(np.isfinite(means))
                         or not np.all(means > 0) or not np.all(np.isfinite(raw))):

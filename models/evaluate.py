@@ -137,6 +137,52 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
     return SetPredictions("test", mp, np.array(labels), items, failed, indeterminate), preds
 
 
+# -- where Grad-CAM looks -------------------------------------------------------------------
+def region_masks(atlas, size: int) -> dict[str, np.ndarray]:
+    """(size, size) bool masks of the AD regions, the DLB regions and the whole brain surface in
+    the composite: the composite renderer itself draws them (Z at the top of the scale on the
+    region's pixels), so masks and network input share every pixel."""
+    from atlas import voi
+    from processor.render.composite import composite
+    pv = atlas.pixel_voi
+    sets = {"AD": np.isin(pv, [voi.LABELS[n] for n in voi.AD_REGIONS]),
+            "DLB": np.isin(pv, [voi.LABELS[n] for n in voi.DLB_REGIONS]),
+            "brain": np.ones(pv.shape, bool)}
+    masks = {}
+    for name, on in sets.items():
+        rgb = composite(atlas.surface, np.where(on, 5.0, 0.0).astype(np.float32), 0.0, 5.0, size).astype(np.int16)
+        masks[name] = (rgb.max(axis=2) - rgb.min(axis=2)) > 60     # coloured, not grey or black
+    return masks
+
+
+def gradcam_localisation(entries: list[tuple[str, str, Any]], atlas) -> dict[str, Any]:
+    """For correct AD and DLB calls: the share of the Grad-CAM heat (on the brain) that falls on
+    the AD regions and on the DLB regions, beside the share of brain area they cover. Heat that
+    follows the disease regions has a share well above the area share for its own class."""
+    out: dict[str, Any] = {}
+    masks = None
+    for cls in ("AD", "DLB"):
+        shares = []
+        for true, _item, p in entries:
+            if true != cls or CLASSES[p.top] != cls:
+                continue
+            if masks is None:
+                masks = region_masks(atlas, p.heat.shape[0])
+            on_brain = float((p.heat * masks["brain"]).sum())
+            if on_brain <= 0:
+                continue
+            shares.append([float((p.heat * masks[r]).sum()) / on_brain for r in ("AD", "DLB")])
+        if shares:
+            arr = np.array(shares)
+            out[cls] = {"calls": len(shares), "heat_share_AD_regions": round(float(arr[:, 0].mean()), 3),
+                        "heat_share_DLB_regions": round(float(arr[:, 1].mean()), 3)}
+    if masks is not None:
+        area = float(masks["brain"].sum())
+        out["area_share"] = {"AD_regions": round(float(masks["AD"].sum()) / area, 3),
+                             "DLB_regions": round(float(masks["DLB"].sum()) / area, 3)}
+    return out
+
+
 # -- pictures -------------------------------------------------------------------------------
 def plot_confusions(reports: dict[str, dict[str, Any]], path: Path, title: str) -> None:
     import matplotlib
@@ -243,7 +289,22 @@ def markdown(report: dict[str, Any]) -> str:
                 acc = rows["accuracy"] if metric == "recall" else ""
                 lines.append(f"| {s} | {metric.replace('_', '-')} | " + " | ".join(rows[metric][c] for c in CLASSES)
                              + f" | {acc} |")
+    lines += localisation_markdown(report.get("gradcam_localisation") or {})
     return "\n".join(lines) + "\n"
+
+
+def localisation_markdown(loc: dict[str, Any]) -> list[str]:
+    if "area_share" not in loc:
+        return []
+    a = loc["area_share"]
+    lines = ["", "Where Grad-CAM looks (correct AD and DLB test calls; share of the heat on the brain surface):", "",
+             "| calls | n | heat on AD regions | heat on DLB regions |", "|---|---|---|---|",
+             f"| (share of brain area) | | {a['AD_regions']:.2f} | {a['DLB_regions']:.2f} |"]
+    for cls in ("AD", "DLB"):
+        if cls in loc:
+            r = loc[cls]
+            lines.append(f"| {cls} | {r['calls']} | {r['heat_share_AD_regions']:.2f} | {r['heat_share_DLB_regions']:.2f} |")
+    return lines
 
 
 def write_reports(report: dict[str, Any], out_dir: Path) -> None:

@@ -90,6 +90,9 @@ class SimulationConfig:
     # disease severity: fractional count reduction at full regional share, drawn uniformly
     severity: tuple[float, float] = (0.08, 0.35)
     edge_fwhm_mm: float = 8.0             # smooth lesion edges (0: hard VOI edges, the paper)
+    # A lesion is blurred by the camera like everything else: on a harmonised database the
+    # edge is widened to sqrt(edge^2 + database FWHM^2), as a patient's harmonised lesion is.
+    edge_at_database_resolution: bool = True
     partial_p: float = 0.3                # only the early regions plus a random half of the rest
     asymmetric_p: float = 0.3             # one hemisphere weaker
     asymmetry: tuple[float, float] = (0.3, 0.8)   # weaker side's factor
@@ -102,7 +105,8 @@ class SimulationConfig:
     distractor_p: float = 0.25            # every class: a mild non-specific decrease elsewhere
     distractor_severity: tuple[float, float] = (0.04, 0.12)
     blur_fwhm_mm: tuple[float, float] = (0.0, 6.0)   # extra Gaussian blur before SSP
-    noise_sd: tuple[float, float] = (0.0, 0.03)      # relative, spatially correlated (1 voxel)
+    noise_sd: tuple[float, float] = (0.0, 0.03)      # relative, spatially correlated noise ...
+    noise_fwhm_mm: float = 8.0                       # ... at this FWHM (harmonised patient noise is smooth)
     # Normal regional variation beyond the database's own members: a smooth multiplicative
     # random field in every class, so that a few-percent regional fluctuation (which a new
     # normal subject shows wherever it falls, parietal cortex included) is no disease cue.
@@ -119,7 +123,8 @@ class SimulationConfig:
             extra = sorted(set(overrides) - GENERAL_KEYS)
             if extra:
                 raise ValueError(f"the paper protocol is fixed; {extra[0]!r} applies to --protocol ours only")
-            base = dict(severity=(0.20, 0.35), edge_fwhm_mm=0.0, partial_p=0.0, asymmetric_p=0.0,
+            base = dict(severity=(0.20, 0.35), edge_fwhm_mm=0.0, edge_at_database_resolution=False,
+                        partial_p=0.0, asymmetric_p=0.0,
                         region_jitter=0.0, ad_temporal_p=0.0, dlb_parietal_p=0.0,
                         dlb_cingulate_share=(0.0, 0.0), distractor_p=0.0, blur_fwhm_mm=(0.0, 0.0),
                         noise_sd=(0.0, 0.0), variation_sd=(0.0, 0.0))
@@ -187,12 +192,18 @@ class SimDataset:
 
 # -- the numeric core -----------------------------------------------------------------------
 def member_volume(ndb: NormalDatabase, atlas: Atlas, k: int) -> np.ndarray:
-    """Member ``k``'s registered volume on the atlas grid (scaled to its GLB mean)."""
+    """Member ``k``'s registered volume on the atlas grid (scaled to its GLB mean), at the
+    database's harmonised resolution when it has one."""
     if ndb.volumes is None:
         raise ValueError("this normal database holds no member volumes; rebuild it with "
                          "'spectssp normaldb build' (volumes are kept by default)")
+    mask = atlas.volume_mask(ndb.volume_margin_mm)
+    if ndb.volumes.shape[1] != int(mask.sum()):
+        raise ValueError(f"the normal database's member volumes ({ndb.volumes.shape[1]} voxels) do not fit this "
+                         f"atlas ({int(mask.sum())} voxels within {ndb.volume_margin_mm:g} mm of the brain); "
+                         "rebuild it with 'spectssp normaldb build'")
     vol = np.zeros(atlas.shape, np.float32)
-    vol[atlas.volume_mask(ndb.volume_margin_mm)] = ndb.volumes[k].astype(np.float32)
+    vol[mask] = ndb.volumes[k].astype(np.float32)
     return vol
 
 
@@ -281,7 +292,7 @@ def degrade(volume: np.ndarray, brain: np.ndarray, rng: np.random.Generator, cfg
     if fwhm > 0.5:
         out = ndimage.gaussian_filter(out, fwhm / 2.3548 / voxel_mm, truncate=3.0)
     if sd > 0:
-        out = out * (1.0 + np.float32(sd) * smooth_random_field(rng, volume.shape, brain, 2.3548))
+        out = out * (1.0 + np.float32(sd) * smooth_random_field(rng, volume.shape, brain, cfg.noise_fwhm_mm / voxel_mm))
     out = np.where(brain, np.maximum(out, 1e-3), 0.0).astype(np.float32)
     return out, {"variation_sd": round(var, 4), "blur_fwhm_mm": round(fwhm, 2), "noise_sd": round(sd, 4)}
 
@@ -340,6 +351,9 @@ class Simulator:
         self.ref_rows = [list(ndb.references).index(r) for r in cfg.references]
         self.features = RegionFeatures(atlas.pixel_voi, list(ndb.references))
         self.combos = [(ri, zr) for ri in range(len(cfg.references)) for zr in range(len(cfg.display_ranges))]
+        target = ndb.resolution_fwhm_mm
+        self.edge_fwhm_mm = (float(np.hypot(cfg.edge_fwhm_mm, target))
+                             if cfg.edge_at_database_resolution and target is not None else cfg.edge_fwhm_mm)
 
     def z_map(self, volume: np.ndarray, loo: NormalDatabase) -> np.ndarray:
         """(R, P) decrease Z of ``volume`` against ``loo`` (the database without its source)."""
@@ -367,9 +381,9 @@ class Simulator:
             info["distractor"] = sorted(distract)
         vol = base
         if regions or distract:
-            w = reduction_map(self.atlas, regions, cfg.edge_fwhm_mm)
+            w = reduction_map(self.atlas, regions, self.edge_fwhm_mm)
             if distract:
-                w = w + reduction_map(self.atlas, distract, cfg.edge_fwhm_mm)
+                w = w + reduction_map(self.atlas, distract, self.edge_fwhm_mm)
             vol = lower_counts(base, w)
         vol, qual = degrade(vol, self.atlas.brain, rng, cfg, self.atlas.voxel_mm)
         info.update(qual)

@@ -183,6 +183,8 @@ SCHEMA: dict[str, Any] = {
             "distractor_severity": Key((list,), [0.04, 0.12], _pair_in(0.0, 0.95)),
             "blur_fwhm_mm": Key((list,), [0.0, 6.0], _pair_in(0.0, 30.0)),
             "noise_sd": Key((list,), [0.0, 0.03], _pair_in(0.0, 0.5)),
+            "noise_fwhm_mm": Key(NUM, 8.0, _positive),
+            "edge_at_database_resolution": Key((bool,), True),
             "variation_sd": Key((list,), [0.0, 0.04], _pair_in(0.0, 0.5)),
             "variation_fwhm_mm": Key(NUM, 24.0, _positive),
         },

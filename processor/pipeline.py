@@ -75,7 +75,11 @@ class Pipeline:
         if not _same_resolution(self.ndb.resolution_fwhm_mm, cfg.ssp.resolution_fwhm_mm):
             raise SpectSSPError(errors.NORMAL_DB_MISMATCH, "normal database was built at harmonised resolution "
                                 f"{_fwhm_text(self.ndb.resolution_fwhm_mm)} but ssp.resolution_fwhm_mm is "
-                                f"{_fwhm_text(cfg.ssp.resolution_fwhm_mm)}; they must match.")
+                                f"{_fwhm_text(cfg.ssp.resolution_fwhm_mm)}; they must match: set "
+                                "ssp.resolution_fwhm_mm to the database's value or rebuild the database with "
+                                "'spectssp normaldb build'.")
+        if self.ndb.resolution_fwhm_mm is not None:
+            _ = self.atlas.resolution_matcher   # built now, not on the first study's clock
         self.ndb_path = ndb_path
         self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,
                                     cfg.classifier.reference)
@@ -193,11 +197,9 @@ class Pipeline:
         timings["ssp"] = round(time.perf_counter() - t, 3)
         if ssp.resolution is not None:
             result["resolution"] = ssp.resolution
-            if ssp.resolution["estimated_fwhm_mm"] > ssp.resolution["target_fwhm_mm"] + 0.5:
-                result["warnings"].append(
-                    f"the study's effective resolution ({ssp.resolution['estimated_fwhm_mm']:.1f} mm FWHM) is coarser "
-                    f"than the normal database's ({ssp.resolution['target_fwhm_mm']:.1f} mm): cortical decreases may "
-                    "be overstated")
+            warning = resolution_warning(ssp.resolution)
+            if warning:
+                result["warnings"].append(warning)
         result["reference_regions"] = list(ssp.references)
         result["regions"] = ssp.regions
         result["indices"] = ssp.indices
@@ -226,6 +228,15 @@ class Pipeline:
         except OSError as exc:
             raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings["write"] = round(time.perf_counter() - t, 3)
+
+
+def resolution_warning(resolution: dict[str, float]) -> str | None:
+    """A sentence when the study is coarser than the database (harmonisation cannot sharpen)."""
+    est, target = resolution["estimated_fwhm_mm"], resolution["target_fwhm_mm"]
+    if est <= target + 0.5:
+        return None
+    return (f"the study's effective resolution ({est:.1f} mm FWHM) is coarser than the normal database's "
+            f"({target:.1f} mm): cortical decreases may be overstated")
 
 
 def _same_resolution(a: float | None, b: float | None) -> bool:

@@ -127,7 +127,8 @@ def _finish(reg, fixed, moving, atlas: Atlas, stages: list[str], map_points) -> 
                                    interpolator="linear")
     vol = np.clip(warped.numpy().astype(np.float32), 0, None)
     linear = vol
-    if "syn" in stages and reg["fwdtransforms"][-1].endswith(".mat"):  # [warp field, affine]: the affine alone
+    # [warp field, affine]: the affine alone (SyN without a linear stage has no affine to use)
+    if "syn" in stages and ("rigid" in stages or "affine" in stages) and reg["fwdtransforms"][-1].endswith(".mat"):
         affine_only = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=reg["fwdtransforms"][-1:],
                                             interpolator="linear")
         linear = np.clip(affine_only.numpy().astype(np.float32), 0, None)

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_simulated:
         ds = _simulated(card, cfg, args, progress)
         if ds is None:
-            print("training/validation sets skipped: the cached data set is gone and no --normaldb was given")
+            if args.normaldb is None:
+                print("training/validation sets skipped: the cached data set is gone and no --normaldb was given")
         else:
             sets.extend(ev.simulated_sets(clf, ds))
             data_notes.append(f"training/validation: simulated, protocol {card['protocol']}, "
@@ -110,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
               "repeats": int(sets[0].member_probs.shape[0]), "data": "; ".join(data_notes), "sets": reports,
               "items": {s.name: s.items for s in sets}}
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.data is not None:
+        from atlas import load_atlas
+        report["gradcam_localisation"] = ev.gradcam_localisation(entries, load_atlas())
     ev.plot_confusions(reports, args.out / "confusion.png", clf.tag)
     n_tiles = ev.gallery(entries, args.out / "gradcam_gallery.png", args.gallery)
     report["gallery"] = {"file": "gradcam_gallery.png" if n_tiles else None, "tiles": n_tiles}
@@ -146,4 +150,9 @@ def _simulated(card: dict, cfg, args: argparse.Namespace, progress: bool):
         sim = {k: v for k, v in sim.items() if k in GENERAL_KEYS}
     cache = args.cache_dir or (Path(cfg.training.cache_dir) if cfg.training.cache_dir else None)
     ds, _ = build_or_load(ndb, load_atlas(), SimulationConfig.for_protocol(protocol, **sim), cache, progress=progress)
+    if ds.manifest["images_sha256"] != (card.get("data") or {}).get("images_sha256"):
+        # another simulation version or database: these are not the images the model saw
+        print("training/validation sets skipped: simulating again did not reproduce the model's training images "
+              "(another normal database or simulation version)")
+        return None
     return ds

@@ -20,8 +20,8 @@ without that member). Writes a model directory for `model:` in the config.
 
 Defaults come from the `training:` section of the config; options override them. The
 simulated data set is cached (see --cache-dir), so repeated runs skip the simulation.
-The default (protocol ours, mobilenet_v3_small_os16, 5 repeats) finishes in under an hour on 2 CPU
-cores. RESEARCH USE ONLY.
+The default (protocol ours, mobilenet_v3_small_os16, 5 repeats) takes about 10-15 minutes on 2
+free CPU cores. RESEARCH USE ONLY.
 """
 
 

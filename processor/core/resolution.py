@@ -64,16 +64,17 @@ class ResolutionMatcher:
         self.candidates = np.asarray(candidates_mm, np.float64)
         self.index = np.flatnonzero(mask.ravel())
         rows = [_standardise(smooth_fwhm(sharp, f, voxel_mm).ravel()[self.index]) for f in self.candidates]
-        self.references = np.stack(rows).astype(np.float32)      # (C, N), each zero mean, unit norm
+        # float64: near the peak the correlation curve is flat at large FWHMs, and the parabola
+        # through it should not see rounding (about 60 MB on the atlas grid)
+        self.references = np.stack(rows)      # (C, N), each zero mean, unit norm
 
     def correlations(self, volume: np.ndarray) -> np.ndarray:
         """Pearson correlation of ``volume`` with each blurred reference, inside the mask."""
-        v = _standardise(volume.ravel()[self.index].astype(np.float64)).astype(np.float32)
-        return self.references @ v
+        return self.references @ _standardise(volume.ravel()[self.index].astype(np.float64))
 
     def estimate(self, volume: np.ndarray) -> float:
         """Effective FWHM (mm) of ``volume``: the best-matching candidate, refined by a parabola."""
-        r = self.correlations(volume).astype(np.float64)
+        r = self.correlations(volume)
         i = int(np.argmax(r))
         if i == 0 or i == len(r) - 1:
             return float(self.candidates[i])
@@ -93,7 +94,7 @@ class ResolutionMatcher:
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
-    x = x - x.mean()
+    x = x.astype(np.float64) - x.mean(dtype=np.float64)
     norm = float(np.linalg.norm(x))
     if norm == 0.0:
         raise ValueError("the image is constant inside the brain; its resolution cannot be estimated")

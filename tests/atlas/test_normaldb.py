@@ -205,3 +205,38 @@ def test_built_database_round_trips(atlas, tmp_path):
     back = NormalDatabase.load(tmp_path / "x.ndb")
     np.testing.assert_array_equal(back.raw_ssp, db.raw_ssp)
     np.testing.assert_allclose(back.loo_z(), db.loo_z(), rtol=1e-6)
+
+
+def test_harmonised_build_matches_the_patient_path(atlas):
+    """A member is harmonised exactly as a patient would be: the database's raw SSP of a member
+    equals the analyser's measurement of the same volume harmonised the patient's way."""
+    from processor.analysis import SSPAnalyser
+    from processor.core.resolution import smooth_fwhm
+    b = NormalDatabaseBuilder(atlas, 13.5, "123I-IMP", resolution_fwhm_mm=16.0)
+    vols = [smooth_fwhm(_member_volume(atlas, 20 + s), f, atlas.voxel_mm) for s, f in enumerate((9.0, 12.5, 14.0))]
+    for i, v in enumerate(vols):
+        b.add(v, {"i": i})
+    db = b.build()
+    assert db.resolution_fwhm_mm == 16.0 and db.meta["resolution_fwhm_mm"] == 16.0
+    est = [m["estimated_fwhm_mm"] for m in db.meta["members"]]
+    assert est[0] < est[1] < est[2], est
+    an = SSPAnalyser(atlas, db, 13.5, 2.0)
+    raw, means = an.measure(an.harmonise(vols[1])[0])
+    np.testing.assert_allclose(db.raw_ssp[1], raw, rtol=1e-5)
+    np.testing.assert_allclose(db.ref_means[1], [means[r] for r in db.references], rtol=1e-5)
+    # patients analysed against it come out harmonised to the same resolution
+    res = an.analyse(vols[0]).resolution
+    assert res["target_fwhm_mm"] == 16.0 and res["estimated_fwhm_mm"] == pytest.approx(est[0], abs=0.01)
+    assert res["kernel_fwhm_mm"] == pytest.approx(np.sqrt(16.0 ** 2 - est[0] ** 2), abs=0.02)
+
+
+@pytest.mark.parametrize("bad", ["16", -1.0, True])
+def test_bad_resolution_metadata_is_unreadable_not_a_crash(atlas, tmp_path, bad):
+    b = NormalDatabaseBuilder(atlas, 13.5, "123I-IMP", keep_volumes=False)
+    for s in range(3):
+        b.add(_member_volume(atlas, 30 + s), {})
+    db = b.build()
+    db.meta["resolution_fwhm_mm"] = bad
+    db.save(tmp_path / "bad.ndb")
+    with pytest.raises(ValueError, match="resolution_fwhm_mm"):
+        NormalDatabase.load(tmp_path / "bad.ndb")

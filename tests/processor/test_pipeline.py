@@ -183,3 +183,11 @@ def test_output_folder_inside_the_input_is_not_read_back(tmp_path):
     assert main(args) == 0
     assert main(args) == 0  # the second run sees only the study, not the first run's outputs
     assert len(_results(inp / "results")) == 1
+
+
+def test_resolution_warning_only_when_coarser_than_the_database():
+    from processor.pipeline import resolution_warning
+    assert resolution_warning({"estimated_fwhm_mm": 14.0, "target_fwhm_mm": 16.0}) is None
+    assert resolution_warning({"estimated_fwhm_mm": 16.4, "target_fwhm_mm": 16.0}) is None
+    text = resolution_warning({"estimated_fwhm_mm": 18.2, "target_fwhm_mm": 16.0})
+    assert "18.2 mm" in text and "16.0 mm" in text and "overstated" in text
