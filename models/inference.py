@@ -40,6 +40,7 @@ class Prediction:
     reference: str                     # reference region of ``composite``
     classes: tuple[str, ...] = field(default=CLASSES)
     bundled: bool = False              # the model shipped in models/bundled (phantom-trained)
+    heat_method: str = "Grad-CAM"      # what made ``heat`` (Grad-CAM, LayerCAM, regional contributions)
 
     @property
     def top(self) -> int:
@@ -168,16 +169,19 @@ class Classifier:
             return np.stack([predict_images(m, images, self.device, batch) for m in self.members])
 
     def gradcam(self, image: np.ndarray, cls: int) -> np.ndarray:
-        """(S, S) Grad-CAM of class ``cls`` on one composite, averaged over the repeats, 0..1."""
-        from pytorch_grad_cam import GradCAM
+        """(S, S) class activation map (the network's method: Grad-CAM or LayerCAM) of class
+        ``cls`` on one composite, averaged over the repeats, 0..1."""
+        import pytorch_grad_cam
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
         from models.networks import NETWORKS, get_module
         from models.train import to_input
         x = to_input(image[None], self.device)
+        spec = NETWORKS[self.network]
+        method = getattr(pytorch_grad_cam, spec.cam_method)
         cams = []
         for m in self.members:
-            with GradCAM(model=m, target_layers=[get_module(m, NETWORKS[self.network].cam_layer)]) as cam:
+            with method(model=m, target_layers=[get_module(m, spec.cam_layer)]) as cam:
                 cams.append(cam(input_tensor=x, targets=[ClassifierOutputTarget(cls)])[0])
         heat = np.mean(cams, axis=0).astype(np.float32)
         top = float(heat.max())
@@ -197,8 +201,10 @@ class Classifier:
         probs = member.mean(axis=0)
         top = int(np.argmax(probs))
         heat = self.gradcam(comps[0], top)
+        from models.networks import NETWORKS
+        method = NETWORKS[self.network].cam_method
         return Prediction(probs, member, comps[0], heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
-                          bundled=self.bundled)
+                          bundled=self.bundled, heat_method="Grad-CAM" if method == "GradCAM" else method)
 
     def _predict_baseline(self, surface, ssp, comp: np.ndarray) -> Prediction:
         from atlas import load_atlas
@@ -216,7 +222,7 @@ class Classifier:
         heat = surface_image(surface, values, self.size)
         heat = heat / heat.max() if heat.max() > 0 else heat
         return Prediction(probs, probs[None], comp, heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
-                          bundled=self.bundled)
+                          bundled=self.bundled, heat_method="regional contributions")
 
 
 def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:

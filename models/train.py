@@ -237,7 +237,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
         (out_dir / "history.json").write_text(json.dumps(histories, indent=1))
         spec = NETWORKS[cfg.network]
         architecture = {"network": cfg.network, "parameters": count_parameters(build_network(cfg.network, 3)),
-                        "cam_layer": spec.cam_layer, "head": spec.head, "note": spec.note,
+                        "cam_layer": spec.cam_layer, "cam_method": spec.cam_method, "head": spec.head, "note": spec.note,
                         "normalisation": {"mean": list(MEAN), "std": list(STD)}}
     metrics = {s: aggregate([p[s] for p in per_repeat], CLASSES) for s in ("training", "validation")}
     metrics["per_repeat"] = per_repeat

@@ -66,7 +66,7 @@ def cnn_panel(ssp, prediction, atlas, cfg: Section) -> np.ndarray:
     origin = ("model trained on digital phantoms (demonstration only)" if prediction.bundled
               else "site model")
     return render_panel([(f"CNN input: Z map ({prediction.reference})", prediction.composite),
-                         (f"Grad-CAM for {top}", prediction.gradcam_rgb)],
+                         (f"{prediction.heat_method} for {top}", prediction.gradcam_rgb)],
                         f"CNN: {res['label']}", [f"probabilities: {probs}", f"model {res['model']}", origin])
 
 
@@ -99,7 +99,7 @@ def write_all(staging: Path, s, ssp, prediction, result: dict[str, Any], atlas, 
     records.append(write_secondary_capture(
         s.header, panel, kind="gradcam", series_uid=_series_uid(s.series_uid, "gradcam"),
         series_number=o.series_number_gradcam, instance_number=1,
-        description="CNN views with Grad-CAM" if prediction is not None else "CNN views (statistics only)",
+        description=f"CNN views with {prediction.heat_method}" if prediction is not None else "CNN views (statistics only)",
         out_dir=dicom_dir, software_version=__version__))
     records.append(write_structured_report(
         s.header, result, series_uid=_series_uid(s.series_uid, "sr"), series_number=o.series_number_sr,

@@ -19,6 +19,8 @@ def test_three_classes_and_cam_layer(name):
     assert out.shape == (1, 3)
     assert isinstance(get_module(m, NETWORKS[name].head), torch.nn.Linear)
     get_module(m, NETWORKS[name].cam_layer)   # exists
+    import pytorch_grad_cam
+    assert hasattr(pytorch_grad_cam, NETWORKS[name].cam_method)
 
 
 def test_init_loads_generated_imagenet_weights(tmp_path):
