@@ -171,11 +171,16 @@ def gradcam_localisation(entries: list[tuple[str, str, Any]], atlas) -> dict[str
             on_brain = float((p.heat * masks["brain"]).sum())
             if on_brain <= 0:
                 continue
-            shares.append([float((p.heat * masks[r]).sum()) / on_brain for r in ("AD", "DLB")])
+            heat = p.heat * masks["brain"]
+            hot = (heat >= np.quantile(heat[masks["brain"]], 0.9)) & masks["brain"]   # the hottest tenth
+            shares.append([float((heat * masks[r]).sum()) / on_brain for r in ("AD", "DLB")]
+                          + [float((hot & masks[r]).sum()) / max(int(hot.sum()), 1) for r in ("AD", "DLB")])
         if shares:
-            arr = np.array(shares)
-            out[cls] = {"calls": len(shares), "heat_share_AD_regions": round(float(arr[:, 0].mean()), 3),
-                        "heat_share_DLB_regions": round(float(arr[:, 1].mean()), 3)}
+            arr = np.array(shares).mean(axis=0)
+            out[cls] = {"calls": len(shares), "heat_share_AD_regions": round(float(arr[0]), 3),
+                        "heat_share_DLB_regions": round(float(arr[1]), 3),
+                        "hottest_tenth_in_AD_regions": round(float(arr[2]), 3),
+                        "hottest_tenth_in_DLB_regions": round(float(arr[3]), 3)}
     if masks is not None:
         area = float(masks["brain"].sum())
         out["area_share"] = {"AD_regions": round(float(masks["AD"].sum()) / area, 3),
@@ -297,13 +302,15 @@ def localisation_markdown(loc: dict[str, Any]) -> list[str]:
     if "area_share" not in loc:
         return []
     a = loc["area_share"]
-    lines = ["", "Where Grad-CAM looks (correct AD and DLB test calls; share of the heat on the brain surface):", "",
-             "| calls | n | heat on AD regions | heat on DLB regions |", "|---|---|---|---|",
-             f"| (share of brain area) | | {a['AD_regions']:.2f} | {a['DLB_regions']:.2f} |"]
+    lines = ["", "Where the heat map looks (correct AD and DLB test calls; shares of the brain surface in the composite):", "",
+             "| calls | n | heat on AD regions | heat on DLB regions | hottest tenth in AD regions | hottest tenth in DLB regions |",
+             "|---|---|---|---|---|---|",
+             f"| (share of brain area) | | {a['AD_regions']:.2f} | {a['DLB_regions']:.2f} | {a['AD_regions']:.2f} | {a['DLB_regions']:.2f} |"]
     for cls in ("AD", "DLB"):
         if cls in loc:
             r = loc[cls]
-            lines.append(f"| {cls} | {r['calls']} | {r['heat_share_AD_regions']:.2f} | {r['heat_share_DLB_regions']:.2f} |")
+            lines.append(f"| {cls} | {r['calls']} | {r['heat_share_AD_regions']:.2f} | {r['heat_share_DLB_regions']:.2f} | "
+                         f"{r['hottest_tenth_in_AD_regions']:.2f} | {r['hottest_tenth_in_DLB_regions']:.2f} |")
     return lines
 
 

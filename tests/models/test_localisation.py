@@ -45,6 +45,7 @@ def test_heat_shares_follow_the_heat(atlas, masks):
     assert loc["AD"]["heat_share_AD_regions"] == pytest.approx(1.0)
     assert loc["DLB"]["heat_share_DLB_regions"] == pytest.approx(1.0)
     assert loc["AD"]["heat_share_DLB_regions"] < 0.15
+    assert loc["AD"]["hottest_tenth_in_AD_regions"] > 0.95 and loc["DLB"]["hottest_tenth_in_DLB_regions"] > 0.95
     area = loc["area_share"]
     assert 0 < area["AD_regions"] < 0.5 and 0 < area["DLB_regions"] < 0.5
     text = "\n".join(localisation_markdown(loc))
