@@ -34,7 +34,7 @@ class NormalDatabaseBuilder:
         if self.resolution_fwhm_mm is not None:
             h = self.atlas.resolution_matcher.harmonise(volume, self.resolution_fwhm_mm, estimate_on)
             volume = h.volume
-            member = dict(member, estimated_fwhm_mm=round(h.estimated_fwhm_mm, 2))
+            member = dict(member, estimated_fwhm_mm=h.summary()["estimated_fwhm_mm"])
         means = reference_means(volume, self.ref_idx)
         self.raw.append(extract_ssp(volume, self.samples))
         self.means.append([means[r] for r in REFERENCES])

@@ -59,9 +59,7 @@ class SSPAnalyser:
         if self.target_fwhm_mm is None:
             return volume, None
         h = self.atlas.resolution_matcher.harmonise(volume, self.target_fwhm_mm, estimate_on)
-        return h.volume, {"estimated_fwhm_mm": round(h.estimated_fwhm_mm, 2),
-                          "kernel_fwhm_mm": round(h.kernel_fwhm_mm, 2),
-                          "target_fwhm_mm": round(h.target_fwhm_mm, 2)}
+        return h.volume, h.summary()
 
     def measure(self, volume: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
         """Raw SSP and reference means of a volume already at the database's resolution."""

@@ -232,8 +232,9 @@ class Pipeline:
 
 def resolution_warning(resolution: dict[str, float]) -> str | None:
     """A sentence when the study is coarser than the database (harmonisation cannot sharpen)."""
+    from processor.core.resolution import is_coarser
     est, target = resolution["estimated_fwhm_mm"], resolution["target_fwhm_mm"]
-    if est <= target + 0.5:
+    if not is_coarser(est, target):
         return None
     return (f"the study's effective resolution ({est:.1f} mm FWHM) is coarser than the normal database's "
             f"({target:.1f} mm): cortical decreases may be overstated")

@@ -25,6 +25,12 @@ from scipy import ndimage
 
 SIGMA_PER_FWHM = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 CANDIDATES_MM = tuple(float(f) for f in np.arange(4.0, 26.01, 1.0))
+COARSER_MARGIN_MM = 0.5   # an estimate this far above the target counts as coarser (not noise)
+
+
+def is_coarser(estimated_mm: float, target_mm: float) -> bool:
+    """Whether a study is coarser than the target: harmonisation cannot sharpen it."""
+    return estimated_mm > target_mm + COARSER_MARGIN_MM
 
 
 def smooth_fwhm(volume: np.ndarray, fwhm_mm: float, voxel_mm: float) -> np.ndarray:
@@ -50,7 +56,12 @@ class Harmonised:
 
     @property
     def coarser_than_target(self) -> bool:
-        return self.estimated_fwhm_mm > self.target_fwhm_mm + 0.5
+        return is_coarser(self.estimated_fwhm_mm, self.target_fwhm_mm)
+
+    def summary(self) -> dict[str, float]:
+        """Estimated, kernel and target FWHM in mm, as result.json and the SR report them."""
+        return {"estimated_fwhm_mm": round(self.estimated_fwhm_mm, 2), "kernel_fwhm_mm": round(self.kernel_fwhm_mm, 2),
+                "target_fwhm_mm": round(self.target_fwhm_mm, 2)}
 
 
 class ResolutionMatcher:
