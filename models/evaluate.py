@@ -44,16 +44,54 @@ class SetPredictions:
     items: list[str]
     failed: list[dict[str, Any]] = field(default_factory=list)   # test studies without a label
     indeterminate: int = 0
+    # per item, for test studies (their calls are listed): the phantom's variant, None if unknown
+    variants: list[str | None] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
         per_repeat = []
         for m in range(self.member_probs.shape[0]):
             cm = confusion(self.labels, self.member_probs[m].argmax(1), len(CLASSES))
             per_repeat.append(dict(scores(cm, CLASSES), confusion=cm.tolist()))
-        ens_cm = confusion(self.labels, self.member_probs.mean(0).argmax(1), len(CLASSES))
-        return {"n": int(len(self.labels)), "repeats": aggregate(per_repeat, CLASSES), "per_repeat": per_repeat,
-                "ensemble": dict(scores(ens_cm, CLASSES), confusion=ens_cm.tolist()),
-                "failed": self.failed, "indeterminate": self.indeterminate}
+        ens = self.member_probs.mean(0)
+        ens_cm = confusion(self.labels, ens.argmax(1), len(CLASSES))
+        out = {"n": int(len(self.labels)), "repeats": aggregate(per_repeat, CLASSES), "per_repeat": per_repeat,
+               "ensemble": dict(scores(ens_cm, CLASSES), confusion=ens_cm.tolist()),
+               "failed": self.failed, "indeterminate": self.indeterminate}
+        if self.variants:
+            out["calls"] = [{"item": item, "true": CLASSES[int(t)], "call": CLASSES[int(p.argmax())],
+                             "probabilities": [round(float(x), 4) for x in p], "variant": v}
+                            for item, t, p, v in zip(self.items, self.labels, ens, self.variants)]
+            if any(v is not None for v in self.variants):
+                out["by_variant"] = recall_by_variant(self.labels, ens.argmax(1), self.variants)
+        return out
+
+
+def recall_by_variant(labels: np.ndarray, calls: np.ndarray, variants: list[str | None]) -> dict[str, Any]:
+    """Ensemble recall of each true class split by the phantom's disease variant (typical,
+    asymmetric, partial, mild; ``none`` for NC): shows which kind of case the misses are."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for t, c, v in zip(labels, calls, variants):
+        if v is None:
+            continue
+        cell = out.setdefault(CLASSES[int(t)], {}).setdefault(v, {"n": 0, "correct": 0})
+        cell["n"] += 1
+        cell["correct"] += int(t == c)
+    for per in out.values():
+        for cell in per.values():
+            cell["recall"] = round(cell["correct"] / cell["n"], 3)
+    return out
+
+
+def phantom_variant(study: Path) -> str | None:
+    """The disease variant from a phantom's ``<study>.truth.json`` beside the study folder
+    (``spectssp phantom`` writes it); None for real studies or an unreadable file."""
+    f = study.parent / f"{study.name}.truth.json"
+    try:
+        truth = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    v = truth.get("variant") if isinstance(truth, dict) else None
+    return str(v) if v is not None else None
 
 
 # -- the sets -------------------------------------------------------------------------------
@@ -113,7 +151,7 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
         raise ValueError("the configuration has no model")
     rec = _Recorder(pipe.classifier)
     pipe.classifier = rec
-    probs, labels, items, failed, preds = [], [], [], [], []
+    probs, labels, items, failed, preds, variants = [], [], [], [], [], []
     indeterminate = 0
     for label, study in tqdm(studies, desc="test studies", unit="study", disable=not progress):
         rec.calls.clear()
@@ -130,11 +168,12 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
             probs.append(p.member_probabilities)
             labels.append(CLASSES.index(label))
             items.append(f"{label}/{study.name}")
+            variants.append(phantom_variant(study))
             preds.append((label, f"{label}/{study.name}", p))
     if not probs:
         raise ValueError("no test study was classified; see the failures in the pipeline output")
     mp = np.stack(probs, axis=1)  # (M, N, 3)
-    return SetPredictions("test", mp, np.array(labels), items, failed, indeterminate), preds
+    return SetPredictions("test", mp, np.array(labels), items, failed, indeterminate, variants), preds
 
 
 # -- where Grad-CAM looks -------------------------------------------------------------------
@@ -294,8 +333,21 @@ def markdown(report: dict[str, Any]) -> str:
                 acc = rows["accuracy"] if metric == "recall" else ""
                 lines.append(f"| {s} | {metric.replace('_', '-')} | " + " | ".join(rows[metric][c] for c in CLASSES)
                              + f" | {acc} |")
+    for s, r in report["sets"].items():
+        lines += variant_markdown(s, r.get("by_variant") or {})
     lines += localisation_markdown(report.get("gradcam_localisation") or {})
     return "\n".join(lines) + "\n"
+
+
+def variant_markdown(set_name: str, by_variant: dict[str, Any]) -> list[str]:
+    if not by_variant:
+        return []
+    lines = ["", f"Recall by phantom variant, {set_name} (ensemble; correct / n):", "",
+             "| true class | variant | correct / n | recall |", "|---|---|---|---|"]
+    for cls in CLASSES:
+        for v, cell in sorted((by_variant.get(cls) or {}).items()):
+            lines.append(f"| {cls} | {v} | {cell['correct']} / {cell['n']} | {cell['recall']:.2f} |")
+    return lines
 
 
 def localisation_markdown(loc: dict[str, Any]) -> list[str]:
