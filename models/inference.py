@@ -143,6 +143,15 @@ class Classifier:
         return str(self.card["name"])
 
     @property
+    def heat_method(self) -> str:
+        """How the heat map is made, as the panel names it."""
+        if self.baseline is not None:
+            return "regional contributions"
+        from models.networks import NETWORKS
+        method = NETWORKS[self.network].cam_method
+        return "Grad-CAM" if method == "GradCAM" else method
+
+    @property
     def version(self) -> str:
         return str(self.card["version"])
 
@@ -201,10 +210,8 @@ class Classifier:
         probs = member.mean(axis=0)
         top = int(np.argmax(probs))
         heat = self.gradcam(comps[0], top)
-        from models.networks import NETWORKS
-        method = NETWORKS[self.network].cam_method
         return Prediction(probs, member, comps[0], heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
-                          bundled=self.bundled, heat_method="Grad-CAM" if method == "GradCAM" else method)
+                          bundled=self.bundled, heat_method=self.heat_method)
 
     def _predict_baseline(self, surface, ssp, comp: np.ndarray) -> Prediction:
         from atlas import load_atlas
@@ -222,7 +229,7 @@ class Classifier:
         heat = surface_image(surface, values, self.size)
         heat = heat / heat.max() if heat.max() > 0 else heat
         return Prediction(probs, probs[None], comp, heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
-                          bundled=self.bundled, heat_method="regional contributions")
+                          bundled=self.bundled, heat_method=self.heat_method)
 
 
 def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:

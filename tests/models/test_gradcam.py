@@ -41,6 +41,7 @@ def test_gradcam_heat_sits_in_the_view_box(tmp_path):
     train_model(ds, TrainConfig(network="tiny", repeats=1, epochs=30, patience=10, batch_size=16, threads=1),
                 tmp_path, ndb_info={}, atlas_sha256="x", progress=False)
     clf = load_classifier(tmp_path, "cpu")
+    assert clf.heat_method == "Grad-CAM"
     test, tl = _box_images(4, 99)
     probs = clf.member_probs(test)[0]
     assert (probs.argmax(1) == tl).mean() >= 0.75
@@ -66,3 +67,14 @@ def test_surface_heat_image_follows_the_composite_layout(atlas):
     assert max(mass, key=mass.get) == "LT.LAT"
     assert sum(m for v, m in mass.items() if v != "LT.LAT") < 0.02 * mass["LT.LAT"]
     assert "LT.LAT" in VIEWS and CLASSES == ("AD", "DLB", "NC")
+
+
+def test_heat_method_is_named_from_the_network(tmp_path):
+    """The panel says which method made the heat: LayerCAM for the bundled network."""
+    from models.inference import BUNDLED_DIR, read_card
+    from models.networks import NETWORKS
+    card, _ = read_card(BUNDLED_DIR)
+    expected = {"GradCAM": "Grad-CAM"}.get(NETWORKS[card["architecture"]["network"]].cam_method,
+                                           NETWORKS[card["architecture"]["network"]].cam_method)
+    clf = load_classifier(BUNDLED_DIR, "cpu")
+    assert clf.heat_method == expected == "LayerCAM"
