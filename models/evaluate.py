@@ -46,6 +46,16 @@ class SetPredictions:
     indeterminate: int = 0
     # per item, for test studies (their calls are listed): the phantom's variant, None if unknown
     variants: list[str | None] = field(default_factory=list)
+    # per item, for test studies: the label the product reported (a class or "indeterminate")
+    product_labels: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.items)
+        if self.member_probs.shape[1] != n or len(self.labels) != n:
+            raise ValueError("probabilities, labels and items must have one entry per item")
+        for name in ("variants", "product_labels"):
+            if getattr(self, name) and len(getattr(self, name)) != n:
+                raise ValueError(f"{name} must be empty or have one entry per item")
 
     def report(self) -> dict[str, Any]:
         per_repeat = []
@@ -57,25 +67,42 @@ class SetPredictions:
         out = {"n": int(len(self.labels)), "repeats": aggregate(per_repeat, CLASSES), "per_repeat": per_repeat,
                "ensemble": dict(scores(ens_cm, CLASSES), confusion=ens_cm.tolist()),
                "failed": self.failed, "indeterminate": self.indeterminate}
+        if self.product_labels:
+            out["product"] = product_scores(self.labels, self.product_labels)
         if self.variants:
+            product = self.product_labels or [None] * len(self.items)
             out["calls"] = [{"item": item, "true": CLASSES[int(t)], "call": CLASSES[int(p.argmax())],
-                             "probabilities": [round(float(x), 4) for x in p], "variant": v}
-                            for item, t, p, v in zip(self.items, self.labels, ens, self.variants)]
+                             "product_label": pl, "probabilities": [round(float(x), 4) for x in p], "variant": v}
+                            for item, t, p, pl, v in zip(self.items, self.labels, ens, product, self.variants, strict=True)]
             if any(v is not None for v in self.variants):
-                out["by_variant"] = recall_by_variant(self.labels, ens.argmax(1), self.variants)
+                out["by_variant"] = recall_by_variant(self.labels, ens.argmax(1), self.variants, self.product_labels)
         return out
 
 
-def recall_by_variant(labels: np.ndarray, calls: np.ndarray, variants: list[str | None]) -> dict[str, Any]:
-    """Ensemble recall of each true class split by the phantom's disease variant (typical,
-    asymmetric, partial, mild; ``none`` for NC): shows which kind of case the misses are."""
+def product_scores(labels: np.ndarray, product_labels: list[str]) -> dict[str, Any]:
+    """Accuracy and recall of what the product reported: an ``indeterminate`` label counts as
+    a miss (the ensemble's top-class scores above count the top class instead)."""
+    hits = np.array([CLASSES[int(t)] == pl for t, pl in zip(labels, product_labels, strict=True)])
+    recall = {c: round(float(hits[labels == i].mean()), 3) if (labels == i).any() else None
+              for i, c in enumerate(CLASSES)}
+    return {"accuracy": round(float(hits.mean()), 3), "recall": recall,
+            "indeterminate": int(sum(pl == "indeterminate" for pl in product_labels))}
+
+
+def recall_by_variant(labels: np.ndarray, calls: np.ndarray, variants: list[str | None],
+                      product_labels: list[str] | None = None) -> dict[str, Any]:
+    """Ensemble (top-class) recall of each true class split by the phantom's disease variant
+    (typical, asymmetric, partial, mild; ``none`` for NC), with how many of each the product
+    reported ``indeterminate``: shows which kind of case the misses are."""
+    product = product_labels or [None] * len(labels)
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for t, c, v in zip(labels, calls, variants):
+    for t, c, v, pl in zip(labels, calls, variants, product, strict=True):
         if v is None:
             continue
-        cell = out.setdefault(CLASSES[int(t)], {}).setdefault(v, {"n": 0, "correct": 0})
+        cell = out.setdefault(CLASSES[int(t)], {}).setdefault(v, {"n": 0, "correct": 0, "indeterminate": 0})
         cell["n"] += 1
         cell["correct"] += int(t == c)
+        cell["indeterminate"] += int(pl == "indeterminate")
     for per in out.values():
         for cell in per.values():
             cell["recall"] = round(cell["correct"] / cell["n"], 3)
@@ -151,7 +178,7 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
         raise ValueError("the configuration has no model")
     rec = _Recorder(pipe.classifier)
     pipe.classifier = rec
-    probs, labels, items, failed, preds, variants = [], [], [], [], [], []
+    probs, labels, items, failed, preds, variants, reported = [], [], [], [], [], [], []
     indeterminate = 0
     for label, study in tqdm(studies, desc="test studies", unit="study", disable=not progress):
         rec.calls.clear()
@@ -169,11 +196,12 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
             labels.append(CLASSES.index(label))
             items.append(f"{label}/{study.name}")
             variants.append(phantom_variant(study))
+            reported.append(str(cls["label"]))
             preds.append((label, f"{label}/{study.name}", p))
     if not probs:
         raise ValueError("no test study was classified; see the failures in the pipeline output")
     mp = np.stack(probs, axis=1)  # (M, N, 3)
-    return SetPredictions("test", mp, np.array(labels), items, failed, indeterminate, variants), preds
+    return SetPredictions("test", mp, np.array(labels), items, failed, indeterminate, variants, reported), preds
 
 
 # -- where Grad-CAM looks -------------------------------------------------------------------
@@ -313,13 +341,21 @@ def markdown(report: dict[str, Any]) -> str:
             cells = [fmt(agg["per_class"][c][metric]) for c in CLASSES]
             acc = fmt(agg["accuracy"]) if k == 0 else ""
             lines.append(f"| {s} (n={r['n']}) | {metric.replace('_', '-')} | " + " | ".join(cells) + f" | {acc} |")
-    lines += ["", "Ensemble of the repeats (the product's call):", "",
+    lines += ["", "Ensemble of the repeats (its top class; the product reports `indeterminate` instead when the top "
+              "probability is under the configured threshold):", "",
               "| set | accuracy | recall AD | recall DLB | recall NC | indeterminate | failed |",
               "|---|---|---|---|---|---|---|"]
     for s, r in report["sets"].items():
         e = r["ensemble"]
         lines.append(f"| {s} | {e['accuracy']:.3f} | " + " | ".join(f"{e['per_class'][c]['recall']:.3f}" for c in CLASSES)
                      + f" | {r.get('indeterminate', 0)} | {len(r.get('failed', []))} |")
+    for s, r in report["sets"].items():
+        if "product" in r:
+            pr = r["product"]
+            lines += ["", f"What the product reported, {s} (`indeterminate` counted as a miss): accuracy "
+                      f"{pr['accuracy']:.3f}, recall " + ", ".join(
+                          f"{c} {pr['recall'][c]:.3f}" for c in CLASSES if pr["recall"][c] is not None)
+                      + f"; {pr['indeterminate']} indeterminate."]
     for s, r in report["sets"].items():
         cm = r["ensemble"]["confusion"]
         lines += ["", f"Confusion matrix, {s} (rows true, columns predicted; ensemble):", "",
@@ -340,13 +376,15 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def variant_markdown(set_name: str, by_variant: dict[str, Any]) -> list[str]:
+    """The per-variant recall table (phantom test sets only; nothing for real studies)."""
     if not by_variant:
         return []
-    lines = ["", f"Recall by phantom variant, {set_name} (ensemble; correct / n):", "",
-             "| true class | variant | correct / n | recall |", "|---|---|---|---|"]
+    lines = ["", f"Recall by phantom variant, {set_name} (ensemble top class; correct / n):", "",
+             "| true class | variant | correct / n | recall | of them reported indeterminate |", "|---|---|---|---|---|"]
     for cls in CLASSES:
         for v, cell in sorted((by_variant.get(cls) or {}).items()):
-            lines.append(f"| {cls} | {v} | {cell['correct']} / {cell['n']} | {cell['recall']:.2f} |")
+            lines.append(f"| {cls} | {v} | {cell['correct']} / {cell['n']} | {cell['recall']:.2f} | "
+                         f"{cell.get('indeterminate', 0)} |")
     return lines
 
 

@@ -10,7 +10,6 @@ the first listed reference and averaged over the repeats.
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import json
 import logging
@@ -142,7 +141,7 @@ class Classifier:
     def name(self) -> str:
         return str(self.card["name"])
 
-    @property
+    @functools.cached_property
     def heat_method(self) -> str:
         """How the heat map is made, as the panel names it."""
         if self.baseline is not None:

@@ -4,24 +4,30 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from models import CLASSES
 from models.evaluate import SetPredictions, markdown, phantom_variant, recall_by_variant
 
 
 def _probs(calls: list[str], repeats: int = 2) -> np.ndarray:
+    """Per-repeat probabilities whose mean calls ``calls``; the first repeat alone calls NC
+    everywhere, so code that read one repeat instead of the ensemble mean would fail."""
     p = np.full((repeats, len(calls), 3), 0.1)
     for i, c in enumerate(calls):
-        p[:, i, CLASSES.index(c)] = 0.8
+        p[1:, i, CLASSES.index(c)] = 0.8
+        p[0, i, CLASSES.index("NC")] = 0.6
+        p[0, i, CLASSES.index(c)] += 0.35
     return p
 
 
 def test_recall_by_variant_counts_each_cell():
     labels = np.array([CLASSES.index(c) for c in ("DLB", "DLB", "DLB", "AD", "NC")])
     calls = np.array([CLASSES.index(c) for c in ("DLB", "NC", "NC", "AD", "AD")])
-    out = recall_by_variant(labels, calls, ["typical", "mild", "mild", "partial", "none"])
-    assert out["DLB"]["typical"] == {"n": 1, "correct": 1, "recall": 1.0}
-    assert out["DLB"]["mild"] == {"n": 2, "correct": 0, "recall": 0.0}
+    out = recall_by_variant(labels, calls, ["typical", "mild", "mild", "partial", "none"],
+                            ["DLB", "NC", "indeterminate", "AD", "AD"])
+    assert out["DLB"]["typical"] == {"n": 1, "correct": 1, "indeterminate": 0, "recall": 1.0}
+    assert out["DLB"]["mild"] == {"n": 2, "correct": 0, "indeterminate": 1, "recall": 0.0}
     assert out["AD"]["partial"]["recall"] == 1.0 and out["NC"]["none"]["recall"] == 0.0
 
 
@@ -45,15 +51,30 @@ def test_test_set_report_lists_calls_and_variants():
     items = ["AD/a", "DLB/b", "DLB/c", "NC/d"]
     labels = np.array([CLASSES.index(i.split("/")[0]) for i in items])
     sp = SetPredictions("test", _probs(["AD", "DLB", "NC", "NC"]), labels, items,
-                        variants=["typical", "typical", "mild", "none"])
+                        variants=["typical", "typical", "mild", "none"],
+                        product_labels=["AD", "indeterminate", "NC", "NC"])
     rep = sp.report()
-    assert [c["call"] for c in rep["calls"]] == ["AD", "DLB", "NC", "NC"]
-    assert rep["calls"][2] == {"item": "DLB/c", "true": "DLB", "call": "NC",
-                               "probabilities": [0.1, 0.1, 0.8], "variant": "mild"}
-    assert rep["by_variant"]["DLB"] == {"typical": {"n": 1, "correct": 1, "recall": 1.0},
-                                        "mild": {"n": 1, "correct": 0, "recall": 0.0}}
+    assert [c["call"] for c in rep["calls"]] == ["AD", "DLB", "NC", "NC"]      # the ensemble mean's top class
+    assert rep["calls"][2] == {"item": "DLB/c", "true": "DLB", "call": "NC", "product_label": "NC",
+                               "probabilities": [0.1, 0.1, 0.875], "variant": "mild"}
+    assert rep["calls"][1]["product_label"] == "indeterminate"
+    assert rep["ensemble"]["accuracy"] == 0.75
+    # what the product reported: the indeterminate DLB is a miss there
+    assert rep["product"] == {"accuracy": 0.5, "recall": {"AD": 1.0, "DLB": 0.0, "NC": 1.0}, "indeterminate": 1}
+    assert rep["by_variant"]["DLB"] == {"typical": {"n": 1, "correct": 1, "indeterminate": 1, "recall": 1.0},
+                                        "mild": {"n": 1, "correct": 0, "indeterminate": 0, "recall": 0.0}}
     md = markdown({"model": "m", "repeats": 2, "data": "d", "sets": {"test": rep}})
-    assert "Recall by phantom variant, test" in md and "| DLB | mild | 0 / 1 | 0.00 |" in md
+    assert "Recall by phantom variant, test" in md and "| DLB | mild | 0 / 1 | 0.00 | 0 |" in md
+    assert "What the product reported, test (`indeterminate` counted as a miss): accuracy 0.500" in md
+
+
+def test_per_item_lists_must_match_the_items():
+    with pytest.raises(ValueError, match="variants"):
+        SetPredictions("test", _probs(["AD", "NC"]), np.array([0, 2]), ["AD/a", "NC/b"], variants=["typical"])
+    with pytest.raises(ValueError, match="product_labels"):
+        SetPredictions("test", _probs(["AD"]), np.array([0]), ["AD/a"], product_labels=["AD", "NC"])
+    with pytest.raises(ValueError, match="one entry per item"):
+        SetPredictions("test", _probs(["AD"]), np.array([0, 1]), ["AD/a"])
 
 
 def test_simulated_sets_carry_no_per_item_calls():
@@ -65,6 +86,7 @@ def test_simulated_sets_carry_no_per_item_calls():
 
 
 def test_real_test_studies_list_calls_without_a_variant_table():
-    sp = SetPredictions("test", _probs(["AD"]), np.array([0]), ["AD/x"], variants=[None])
+    sp = SetPredictions("test", _probs(["AD"]), np.array([0]), ["AD/x"], variants=[None], product_labels=["AD"])
     rep = sp.report()
     assert rep["calls"][0]["variant"] is None and "by_variant" not in rep
+    assert rep["product"]["accuracy"] == 1.0

@@ -69,7 +69,7 @@ def test_surface_heat_image_follows_the_composite_layout(atlas):
     assert "LT.LAT" in VIEWS and CLASSES == ("AD", "DLB", "NC")
 
 
-def test_heat_method_is_named_from_the_network(tmp_path):
+def test_heat_method_is_named_from_the_network():
     """The panel says which method made the heat: LayerCAM for the bundled network."""
     from models.inference import BUNDLED_DIR, read_card
     from models.networks import NETWORKS
