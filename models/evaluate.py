@@ -379,12 +379,14 @@ def variant_markdown(set_name: str, by_variant: dict[str, Any]) -> list[str]:
     """The per-variant recall table (phantom test sets only; nothing for real studies)."""
     if not by_variant:
         return []
+    cells = [(cls, v, cell) for cls in CLASSES for v, cell in sorted((by_variant.get(cls) or {}).items())]
+    known = all("indeterminate" in cell for _, _, cell in cells)   # reports written before it was counted lack it
     lines = ["", f"Recall by phantom variant, {set_name} (ensemble top class; correct / n):", "",
-             "| true class | variant | correct / n | recall | of them reported indeterminate |", "|---|---|---|---|---|"]
-    for cls in CLASSES:
-        for v, cell in sorted((by_variant.get(cls) or {}).items()):
-            lines.append(f"| {cls} | {v} | {cell['correct']} / {cell['n']} | {cell['recall']:.2f} | "
-                         f"{cell.get('indeterminate', 0)} |")
+             "| true class | variant | correct / n | recall |" + (" of them reported indeterminate |" if known else ""),
+             "|---|---|---|---|" + ("---|" if known else "")]
+    for cls, v, cell in cells:
+        lines.append(f"| {cls} | {v} | {cell['correct']} / {cell['n']} | {cell['recall']:.2f} |"
+                     + (f" {cell['indeterminate']} |" if known else ""))
     return lines
 
 

@@ -90,3 +90,10 @@ def test_real_test_studies_list_calls_without_a_variant_table():
     rep = sp.report()
     assert rep["calls"][0]["variant"] is None and "by_variant" not in rep
     assert rep["product"]["accuracy"] == 1.0
+
+
+def test_variant_table_from_an_older_report_has_no_indeterminate_column():
+    from models.evaluate import variant_markdown
+    old = {"DLB": {"mild": {"n": 2, "correct": 1, "recall": 0.5}}}
+    lines = variant_markdown("test", old)
+    assert "| DLB | mild | 1 / 2 | 0.50 |" in lines and not any("indeterminate" in line for line in lines)
