@@ -43,7 +43,6 @@ class SetPredictions:
     labels: np.ndarray
     items: list[str]
     failed: list[dict[str, Any]] = field(default_factory=list)   # test studies without a label
-    indeterminate: int = 0
     # per item, for test studies (their calls are listed): the phantom's variant, None if unknown
     variants: list[str | None] = field(default_factory=list)
     # per item, for test studies: the label the product reported (a class or "indeterminate")
@@ -66,7 +65,7 @@ class SetPredictions:
         ens_cm = confusion(self.labels, ens.argmax(1), len(CLASSES))
         out = {"n": int(len(self.labels)), "repeats": aggregate(per_repeat, CLASSES), "per_repeat": per_repeat,
                "ensemble": dict(scores(ens_cm, CLASSES), confusion=ens_cm.tolist()),
-               "failed": self.failed, "indeterminate": self.indeterminate}
+               "failed": self.failed, "indeterminate": sum(pl == "indeterminate" for pl in self.product_labels)}
         if self.product_labels:
             out["product"] = product_scores(self.labels, self.product_labels)
         if self.variants:
@@ -179,7 +178,6 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
     rec = _Recorder(pipe.classifier)
     pipe.classifier = rec
     probs, labels, items, failed, preds, variants, reported = [], [], [], [], [], [], []
-    indeterminate = 0
     for label, study in tqdm(studies, desc="test studies", unit="study", disable=not progress):
         rec.calls.clear()
         results = pipe.process_paths(sorted(p for p in study.rglob("*") if p.is_file()), work_dir / label / study.name)
@@ -191,7 +189,6 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
                                "error": res.get("error")})
                 continue
             p = calls.pop(0)
-            indeterminate += cls["label"] == "indeterminate"
             probs.append(p.member_probabilities)
             labels.append(CLASSES.index(label))
             items.append(f"{label}/{study.name}")
@@ -201,7 +198,7 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
     if not probs:
         raise ValueError("no test study was classified; see the failures in the pipeline output")
     mp = np.stack(probs, axis=1)  # (M, N, 3)
-    return SetPredictions("test", mp, np.array(labels), items, failed, indeterminate, variants, reported), preds
+    return SetPredictions("test", mp, np.array(labels), items, failed, variants, reported), preds
 
 
 # -- where Grad-CAM looks -------------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_test_set_report_lists_calls_and_variants():
     assert [c["call"] for c in rep["calls"]] == ["AD", "DLB", "NC", "NC"]      # the ensemble mean's top class
     assert rep["calls"][2] == {"item": "DLB/c", "true": "DLB", "call": "NC", "product_label": "NC",
                                "probabilities": [0.1, 0.1, 0.875], "variant": "mild"}
-    assert rep["calls"][1]["product_label"] == "indeterminate"
+    assert rep["calls"][1]["product_label"] == "indeterminate" and rep["indeterminate"] == 1
     assert rep["ensemble"]["accuracy"] == 0.75
     # what the product reported: the indeterminate DLB is a miss there
     assert rep["product"] == {"accuracy": 0.5, "recall": {"AD": 1.0, "DLB": 0.0, "NC": 1.0}, "indeterminate": 1}
