@@ -53,3 +53,30 @@ def test_qc_rejects_an_image_that_is_not_a_brain():
     img.SetOrigin((-128.0, -128.0, -80.0))
     reg = register(img, atlas, ["rigid", "affine"])
     assert reg.qc < 0.85
+
+
+_TWICE = """
+import hashlib
+from atlas import load_atlas
+from processor.phantom import make_study
+from processor.registration import register
+atlas = load_atlas()
+image = make_study("DLB", 777, 0).image
+for _ in range(2):
+    volume = register(image, atlas, ["rigid", "affine"], threads=1, seed=1).volume
+    print(hashlib.sha256(volume.tobytes()).hexdigest())
+"""
+
+
+def test_one_thread_registration_is_bit_reproducible():
+    """With one ITK thread and the seed, the same study registers to the same bytes twice
+    (ANTs needs ANTS_RANDOM_SEED for that, measured: without it two runs differ). A fresh
+    process, because ITK fixes its thread count at its first use."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTS_RANDOM_SEED", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS")}
+    out = subprocess.run([sys.executable, "-c", _TWICE], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    first, second = out.stdout.split()
+    assert first == second
