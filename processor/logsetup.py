@@ -6,12 +6,26 @@ configures handlers. Log lines name studies by UID or accession, never by patien
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import platform
 import sys
 import time
 from pathlib import Path
 
 from processor import __version__
+
+
+FILE_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+
+
+def log_file_handler(path: Path | str) -> logging.Handler:
+    """A DEBUG handler appending to ``path`` that reopens it when it was moved or deleted, so
+    logrotate can rotate a long-running daemon's log (docs/systemd/spectssp.logrotate) without
+    a restart; every process (daemon and workers) appends whole lines to the same file."""
+    fh = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    fh.setLevel(logging.DEBUG)
+    fh.setFormatter(logging.Formatter(FILE_FORMAT))
+    return fh
 
 
 def configure(verbosity: int, log_dir: Path | None, argv: list[str]) -> Path | None:
@@ -34,13 +48,11 @@ def configure(verbosity: int, log_dir: Path | None, argv: list[str]) -> Path | N
         try:
             log_dir.mkdir(parents=True, exist_ok=True)
             log_path = log_dir / time.strftime("spectssp-%Y%m%d-%H%M%S.log")
-            fh = logging.FileHandler(log_path, encoding="utf-8")
+            fh = log_file_handler(log_path)
         except OSError as exc:
             logging.getLogger(__name__).warning("cannot write a log file in %s (%s)", log_dir, exc.strerror)
             log_path = None
         else:
-            fh.setLevel(logging.DEBUG)
-            fh.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
             root.addHandler(fh)
     log = logging.getLogger("spectssp")
     log.debug("argv: %s", argv)

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from processor import errors
 from processor.errors import SpectSSPError
+from processor.logsetup import log_file_handler
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +121,9 @@ def _worker_logging(log_file: str | None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if log_file:
         try:
-            fh = logging.FileHandler(log_file, encoding="utf-8")  # O_APPEND: lines from processes interleave whole
+            fh = log_file_handler(log_file)  # O_APPEND: lines from processes interleave whole
         except OSError:
             return
-        fh.setLevel(logging.DEBUG)
-        fh.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
         root.addHandler(fh)
 
 
