@@ -62,7 +62,8 @@ class SetPredictions:
             cm = confusion(self.labels, self.member_probs[m].argmax(1), len(CLASSES))
             per_repeat.append(dict(scores(cm, CLASSES), confusion=cm.tolist()))
         ens = self.member_probs.mean(0)
-        ens_cm = confusion(self.labels, ens.argmax(1), len(CLASSES))
+        top = ens.argmax(1)                              # the ensemble's call per item
+        ens_cm = confusion(self.labels, top, len(CLASSES))
         out = {"n": int(len(self.labels)), "repeats": aggregate(per_repeat, CLASSES), "per_repeat": per_repeat,
                "ensemble": dict(scores(ens_cm, CLASSES), confusion=ens_cm.tolist()),
                "failed": self.failed, "indeterminate": sum(pl == "indeterminate" for pl in self.product_labels)}
@@ -70,11 +71,12 @@ class SetPredictions:
             out["product"] = product_scores(self.labels, self.product_labels)
         if self.variants:
             product = self.product_labels or [None] * len(self.items)
-            out["calls"] = [{"item": item, "true": CLASSES[int(t)], "call": CLASSES[int(p.argmax())],
+            out["calls"] = [{"item": item, "true": CLASSES[int(t)], "call": CLASSES[int(c)],
                              "product_label": pl, "probabilities": [round(float(x), 4) for x in p], "variant": v}
-                            for item, t, p, pl, v in zip(self.items, self.labels, ens, product, self.variants, strict=True)]
+                            for item, t, c, p, pl, v in zip(self.items, self.labels, top, ens, product, self.variants,
+                                                            strict=True)]
             if any(v is not None for v in self.variants):
-                out["by_variant"] = recall_by_variant(self.labels, ens.argmax(1), self.variants, self.product_labels)
+                out["by_variant"] = recall_by_variant(self.labels, top, self.variants, self.product_labels)
         return out
 
 
