@@ -43,7 +43,9 @@ $(APT_STAMP): | $(STAMP)
 
 setup: $(STAMP) $(APT_STAMP)
 
+# lint-imports checks the architecture contracts in pyproject.toml (docs/architecture.md).
 test: setup
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 test-fast: setup

@@ -14,6 +14,8 @@ from atlas.surface import VIEWS, Surface, pixel_labels, sample_indices
 VOLUME_MARGIN_MM = 10.0   # brain + this margin: the voxels a study's resolution shows in
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+# The phantom normal database shipped with the package (demonstration and tests only).
+BUNDLED_NORMAL_DATABASE = DATA_DIR / "normal_imp_phantom.ndb"
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Atlas:
     @functools.cached_property
     def resolution_matcher(self):
         """The resolution estimator on this grid (built once per process: about a second)."""
-        from processor.core.resolution import ResolutionMatcher
+        from spectssp.core.resolution import ResolutionMatcher
         # the brain and 10 mm around it: the spill of counts across the brain edge is the
         # strongest cue to resolution
         return ResolutionMatcher(self.perfusion_model, self.volume_mask(VOLUME_MARGIN_MM), self.voxel_mm)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from processor.core.zscore import leave_one_out_z, normal_stats
-from processor.fsutil import atomic_write_bytes
+from spectssp.core.zscore import leave_one_out_z, normal_stats
+from spectssp.fsutil import atomic_write_bytes
 
 SCHEMA = "spectssp.normaldb/1"
 REFERENCES = ["GLB", "THL", "PNS", "CBL"]

@@ -8,8 +8,8 @@ import numpy as np
 from atlas import Atlas
 from atlas.load import VOLUME_MARGIN_MM
 from atlas.normaldb import REFERENCES, NormalDatabase
-from processor import __version__
-from processor.core.ssp import extract_ssp, reference_means
+from spectssp import __version__
+from spectssp.core.ssp import extract_ssp, reference_means
 
 
 class NormalDatabaseBuilder:

@@ -19,12 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from models import CLASSES
+from models import BUNDLED_MODEL_DIR, CARD_SCHEMA, CLASSES
 
 log = logging.getLogger(__name__)
-
-BUNDLED_DIR = (Path(__file__).resolve().parent / "bundled").resolve()
-
 
 @dataclass
 class Prediction:
@@ -61,9 +58,9 @@ def surface_image(surface, values: np.ndarray, size: int) -> np.ndarray:
     """(size, size) float32: per-surface-pixel ``values`` placed like the composite's views."""
     from PIL import Image
 
-    from processor.render.colormap import view_array
-    from processor.render.composite import GRID
-    from processor.render.layout import cell_size, pad_to_cell
+    from spectssp.core.colormap import view_array
+    from atlas.render.composite import GRID
+    from atlas.render.layout import cell_size, pad_to_cell
     from atlas.surface import CNN_VIEWS
     s = cell_size(surface)
     canvas = np.zeros((2 * s, 2 * s), np.float32)
@@ -91,7 +88,7 @@ def heat_overlay(base_rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.65) ->
 def grey_composite(size: int) -> np.ndarray:
     """The CNN layout with the grey template surface only (identical for every study)."""
     from atlas import load_atlas
-    from processor.render.composite import composite
+    from atlas.render.composite import composite
     surface = load_atlas().surface
     return composite(surface, np.full(surface.n_pixels, -np.inf, np.float32), 0.0, 1.0, size)
 
@@ -112,7 +109,7 @@ class Classifier:
         self.network = card["architecture"]["network"]
         self.members: list[Any] = []
         self.baseline = None
-        self.bundled = self.model_dir.resolve() == BUNDLED_DIR
+        self.bundled = self.model_dir.resolve() == BUNDLED_MODEL_DIR
         if self.network == "logreg":
             from models.networks import RegionalLogReg
             with np.load(self.model_dir / card["weights"][0]["file"]) as z:
@@ -125,7 +122,7 @@ class Classifier:
         import torch
 
         from models.networks import build_network
-        from models.train import resolve_device
+        from models.networks import resolve_device
         self.device = resolve_device(device)
         for w in self.card["weights"]:
             path = self.model_dir / w["file"]
@@ -168,7 +165,7 @@ class Classifier:
         """(M, N, 3) probabilities of every repeat for (N, S, S, 3) uint8 composites."""
         import torch
 
-        from models.train import predict_images
+        from models.networks import predict_images
         if self.baseline is not None:
             raise ValueError("the regional baseline classifies Z tables, not images")
         if images.shape[1:3] != (self.size, self.size):
@@ -183,7 +180,7 @@ class Classifier:
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
         from models.networks import NETWORKS, get_module
-        from models.train import to_input
+        from models.networks import to_input
         x = to_input(image[None], self.device)
         spec = NETWORKS[self.network]
         method = getattr(pytorch_grad_cam, spec.cam_method)
@@ -197,8 +194,8 @@ class Classifier:
 
     # -- the pipeline's call ----------------------------------------------------------------
     def predict_ssp(self, surface, ssp) -> Prediction:
-        """Classify one study's :class:`processor.analysis.SSPResult`."""
-        from processor.render.composite import composite
+        """Classify one study's :class:`atlas.analysis.SSPResult`."""
+        from atlas.render.composite import composite
         missing = [r for r in self.references if r not in ssp.references]
         if missing:
             raise ValueError(f"the study has no Z map for reference {missing[0]}")
@@ -233,7 +230,6 @@ class Classifier:
 
 def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:
     """(model card, sha256 of model.json); ValueError when it is missing or not a card."""
-    from models.train import CARD_SCHEMA
     path = Path(model_dir) / "model.json"
     try:
         raw = path.read_bytes()

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from models import CLASSES
+
 # ImageNet statistics: inputs are normalised with them so that ImageNet weights fit.
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -177,3 +179,30 @@ class RegionalLogReg:
         m = cls(float(s["C"]))
         m.mean, m.scale, m.coef, m.intercept = s["mean"], s["scale"], s["coef"], s["intercept"]
         return m
+
+
+# -- running a network on composites (shared by training and inference) ---------------------
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(N, S, S, 3) uint8 -> (N, 3, S, S) float, ImageNet-normalised (so ImageNet weights fit)."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def predict_images(model: nn.Module, images: np.ndarray, device: torch.device, batch: int = 64) -> np.ndarray:
+    """(N, 3) softmax probabilities."""
+    model.eval()
+    out = []
+    for s in range(0, len(images), batch):
+        out.append(torch.softmax(model(to_input(images[s:s + batch], device)), dim=1).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)

@@ -343,7 +343,7 @@ class Simulator:
     """Makes the images of one data set; numpy only, deterministic per (seed, class, member, j)."""
 
     def __init__(self, atlas: Atlas, ndb: NormalDatabase, cfg: SimulationConfig, depth_mm: float | None = None) -> None:
-        from processor.analysis import SSPAnalyser
+        from atlas.analysis import SSPAnalyser
         cfg.validate()
         self.atlas, self.ndb, self.cfg = atlas, ndb, cfg
         depth = float(depth_mm if depth_mm is not None else ndb.meta.get("depth_mm", 13.5))
@@ -390,7 +390,7 @@ class Simulator:
         return vol, info
 
     def build(self, progress: bool = True) -> SimDataset:
-        from processor.render.composite import composite
+        from atlas.render.composite import composite
         from tqdm import tqdm
 
         cfg, atlas, ndb = self.cfg, self.atlas, self.ndb

@@ -21,15 +21,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from models import CLASSES
+from models import CARD_SCHEMA, CLASSES
 from models.metrics import aggregate, confusion, scores
-from models.networks import BASELINE, MEAN, NETWORKS, STD, RegionalLogReg, build_network, count_parameters
+from models.networks import (BASELINE, MEAN, NETWORKS, STD, RegionalLogReg, build_network, count_parameters, predict_images,
+                             resolve_device, to_input)
 from models.simulate import SimDataset
-from processor.fsutil import atomic_write, atomic_write_bytes, file_sha256
+from spectssp.fsutil import atomic_write, atomic_write_bytes, file_sha256
 
 log = logging.getLogger(__name__)
 
-CARD_SCHEMA = "spectssp.model/1"
 RESEARCH_USE = "RESEARCH USE ONLY - NOT FOR DIAGNOSIS"
 
 
@@ -50,14 +50,6 @@ class TrainConfig:
     init: str | None = None           # local torchvision ImageNet state dict
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA device is available")
-    return torch.device(name)
-
-
 def seed_everything(seed: int) -> None:
     """Same seed, same weights and batch order (deterministic kernels where torch has them)."""
     import random
@@ -68,24 +60,6 @@ def seed_everything(seed: int) -> None:
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-
-
-def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N, S, S, 3) uint8 -> (N, 3, S, S) float, ImageNet-normalised (so ImageNet weights fit)."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
-    return (x - mean) / std
-
-
-@torch.no_grad()
-def predict_images(model: nn.Module, images: np.ndarray, device: torch.device, batch: int = 64) -> np.ndarray:
-    """(N, 3) softmax probabilities."""
-    model.eval()
-    out = []
-    for s in range(0, len(images), batch):
-        out.append(torch.softmax(model(to_input(images[s:s + batch], device)), dim=1).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
 
 
 def _logits(out: Any) -> torch.Tensor:
@@ -243,7 +217,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
     metrics["per_repeat"] = per_repeat
     created = _dt.datetime.now(_dt.timezone.utc)
     wsha = hashlib.sha256("".join(w["sha256"] for w in weights).encode()).hexdigest()
-    from processor import __version__
+    from spectssp import __version__
     card = {
         "schema": CARD_SCHEMA,
         "name": f"spectssp-{cfg.network}-{sim['protocol']}",

@@ -1,15 +1,5 @@
-"""spectssp runtime: intake, registration, 3D-SSP statistics, outputs, daemon.
+"""spectssp runtime: intake, registration, the pipeline, outputs, daemon, network, command line.
 
-Research use only - not for diagnosis.
+The top layer of the project (see docs/architecture.md): it may import ``models``, ``atlas``
+and ``spectssp``; none of them imports it. Research use only - not for diagnosis.
 """
-from importlib.metadata import PackageNotFoundError, version as _version
-
-try:
-    __version__ = _version("spectssp")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+src"
-
-SOFTWARE_NAME = "spectssp"
-RESEARCH_BANNER = "RESEARCH USE ONLY - NOT FOR DIAGNOSIS"
-
-__all__ = ["__version__", "SOFTWARE_NAME", "RESEARCH_BANNER"]

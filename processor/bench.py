@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from processor.phantom import make_study, write_study
     from processor.pipeline import Pipeline
     from atlas.load import load_atlas
-    from processor.core.ssp import extract_ssp, reference_means
+    from spectssp.core.ssp import extract_ssp, reference_means
 
     cfg = load_config(args.config)
     labels = ["NC", "AD", "DLB"]

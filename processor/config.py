@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from processor.errors import ConfigError
+from spectssp.errors import ConfigError
 
 BUNDLED = "bundled"  # sentinel for the normal database / model shipped with the package
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from processor import __version__
+from spectssp import __version__
 
 
 FILE_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"

@@ -15,10 +15,10 @@ import numpy as np
 from PIL import Image
 from pydicom.uid import generate_uid
 
-from processor import __version__
+from spectssp import __version__
 from processor.config import Section
-from processor.fsutil import atomic_write_bytes
-from processor.render.composite import composite
+from spectssp.fsutil import atomic_write_bytes
+from atlas.render.composite import composite
 from processor.render.panel import render_panel
 from processor.render.sheet import SheetInfo, render_sheet
 from processor.result import output_entry

@@ -8,16 +8,29 @@ crash never leaves half an output. Every input file is accounted for in exactly 
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from processor import errors
+from tqdm import tqdm
+
+from atlas import load_atlas
+from atlas.analysis import SSPAnalyser
+from atlas.load import BUNDLED_NORMAL_DATABASE
+from atlas.normaldb import NormalDatabase
+from models import BUNDLED_MODEL_DIR
+from models.inference import load_classifier
+from processor import outputs
 from processor.config import BUNDLED, Section
-from processor.errors import SpectSSPError
-from processor.fsutil import atomic_write_json, publish_dir, safe_name
+from processor.intake import find_files, intake_options, load_series
+from processor.registration import register
 from processor.result import new_result
+from spectssp import errors
+from spectssp.core.resolution import is_coarser
+from spectssp.errors import SpectSSPError
+from spectssp.fsutil import atomic_write_json, publish_dir, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +41,10 @@ REJECT_CODES = {errors.NOT_DICOM, errors.UNREADABLE, errors.NO_PIXEL_DATA, error
                 errors.INCOMPLETE_SERIES, errors.REGISTRATION_FAILED,
                 errors.UNSUPPORTED_IMAGE}
 
-BUNDLED_NDB = Path(__file__).resolve().parent.parent / "atlas" / "data" / "normal_imp_phantom.ndb"
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "bundled"
 
 
 def resolve_normal_database(cfg: Section) -> Path:
-    path = BUNDLED_NDB if cfg.normal_database == BUNDLED else Path(cfg.normal_database)
+    path = BUNDLED_NORMAL_DATABASE if cfg.normal_database == BUNDLED else Path(cfg.normal_database)
     if not path.is_file():
         raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"normal database {str(path)!r} not found; build one with "
                             "'spectssp normaldb build'.")
@@ -43,7 +54,7 @@ def resolve_normal_database(cfg: Section) -> Path:
 def resolve_model(cfg: Section) -> Path | None:
     if cfg.model is None:
         return None
-    path = BUNDLED_MODEL if cfg.model == BUNDLED else Path(cfg.model)
+    path = BUNDLED_MODEL_DIR if cfg.model == BUNDLED else Path(cfg.model)
     if cfg.model == BUNDLED and not (path / "model.json").is_file():
         return None
     return path
@@ -53,10 +64,6 @@ class Pipeline:
     """Loads the atlas, normal database and model once; processes series one by one."""
 
     def __init__(self, cfg: Section) -> None:
-        from atlas import load_atlas
-        from atlas.normaldb import NormalDatabase
-        from processor.analysis import SSPAnalyser
-
         self.cfg = cfg
         self.atlas = load_atlas()
         ndb_path = resolve_normal_database(cfg)
@@ -86,7 +93,6 @@ class Pipeline:
         self.classifier = None
         model_path = resolve_model(cfg)
         if model_path is not None:
-            from models.inference import load_classifier
             try:
                 self.classifier = load_classifier(model_path, device=cfg.classifier.device)
             except (OSError, ValueError) as exc:
@@ -103,7 +109,6 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------
     def intake(self, paths: list[Path]):
-        from processor.intake import intake_options, load_series
         return load_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.ndb.tracer)
 
     def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
@@ -113,7 +118,6 @@ class Pipeline:
         results = []
         it = series
         if progress and len(series) > 1:
-            from tqdm import tqdm
             it = tqdm(series, desc="series", unit="series")
         for s in it:
             results.append(self.process_series(s, out_root, read_s))
@@ -164,14 +168,11 @@ class Pipeline:
             result["error"] = {"code": errors.OUTPUT_WRITE_FAILED,
                                "message": f"cannot write results to {str(final)!r}: {reason}"}
             log.error("series %s: %s", s.series_uid or "-", result["error"]["message"])
-            import shutil
             shutil.rmtree(staging, ignore_errors=True)
             return result
         return published
 
     def _run_stages(self, s, result: dict[str, Any], staging: Path, final: Path) -> None:
-        from processor import outputs
-        from processor.registration import register
         cfg, timings = self.cfg, result["timings_s"]
 
         t = time.perf_counter()
@@ -232,7 +233,6 @@ class Pipeline:
 
 def resolution_warning(resolution: dict[str, float]) -> str | None:
     """A sentence when the study is coarser than the database (harmonisation cannot sharpen)."""
-    from processor.core.resolution import is_coarser
     est, target = resolution["estimated_fwhm_mm"], resolution["target_fwhm_mm"]
     if not is_coarser(est, target):
         return None
@@ -254,7 +254,6 @@ def _exclude_outputs(paths: list[Path], out_root: Path) -> list[Path]:
     out = Path(out_root).resolve()
     if not any(out.is_relative_to(Path(p).resolve()) for p in paths if Path(p).is_dir()):
         return list(paths)
-    from processor.intake import find_files
     return [f for f in find_files(paths) if not f.resolve().is_relative_to(out)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from processor import RESEARCH_BANNER, SOFTWARE_NAME, __version__
+from spectssp import RESEARCH_BANNER, SOFTWARE_NAME, __version__
 
 SCHEMA = "spectssp.result/1"
 TIMING_KEYS = ("read", "register", "ssp", "classify", "write", "total")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ["atlas", "models", "processor"]
+PACKAGES = ["atlas", "models", "processor", "spectssp"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -24,8 +24,8 @@ def test_package_resolves_to_this_repository(name):
 def test_packages_resolve_to_this_repository_outside_the_checkout():
     # from another working directory (as the installed console script runs) the editable
     # install must still point here, not to some other 'atlas' or 'models' distribution
-    code = ("import json, atlas, models, processor\n"
-            "print(json.dumps([atlas.__file__, models.__file__, processor.__file__]))\n")
+    code = ("import json, atlas, models, processor, spectssp\n"
+            "print(json.dumps([m.__file__ for m in (atlas, models, processor, spectssp)]))\n")
     venv_python = REPO / ".venv" / "bin" / "python"
     proc = subprocess.run([str(venv_python), "-I", "-c", code], capture_output=True, text=True, timeout=60,
                           cwd="/")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from processor import errors
-from processor.errors import SpectSSPError
+from spectssp import errors
+from spectssp.errors import SpectSSPError
 
 
 def add_config_arg(p: argparse.ArgumentParser) -> None:

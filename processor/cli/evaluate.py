@@ -44,9 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from processor import errors
+    from spectssp import errors
     from processor.config import from_dict
-    from processor.errors import SpectSSPError
+    from spectssp.errors import SpectSSPError
 
     if not (args.model / "model.json").is_file():
         raise SpectSSPError(errors.INPUT_NOT_FOUND, f"{str(args.model)!r} is not a model directory (no model.json).")
@@ -88,17 +88,18 @@ def run(args: argparse.Namespace) -> int:
             if args.data is None:
                 entries = ev.simulated_gallery_entries(clf, ds)
     if args.data is not None:
+        from processor import evaluation
         from processor.pipeline import resolve_normal_database
         from atlas.normaldb import NormalDatabase
         try:
-            studies = ev.find_studies(args.data)
+            studies = evaluation.find_studies(args.data)
         except ValueError as exc:
             raise SpectSSPError(errors.INPUT_NOT_FOUND, str(exc) + ".") from None
         ndb_sha = NormalDatabase.load(resolve_normal_database(cfg), volumes=False).sha256()
         if clf.normal_database_sha256 and ndb_sha != clf.normal_database_sha256:
             print("warning: the normal database differs from the one the model was trained against")
         try:
-            test, entries = ev.pipeline_set(cfg, studies, args.out / "pipeline", progress)
+            test, entries = evaluation.pipeline_set(cfg, studies, args.out / "pipeline", progress)
         except ValueError as exc:
             raise SpectSSPError(errors.MODEL_ERROR, str(exc) + ".") from None
         sets.append(test)

@@ -14,8 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from processor import __version__, RESEARCH_BANNER
-from processor.errors import ConfigError, SpectSSPError
+from spectssp import __version__, RESEARCH_BANNER
+from spectssp.errors import ConfigError, SpectSSPError
 
 # Order shown in --help. A command exists only when its module does.
 COMMANDS = ["process", "watch", "status", "inspect", "phantom", "normaldb", "train", "evaluate", "demo"]

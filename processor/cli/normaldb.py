@@ -48,9 +48,9 @@ def _build(args: argparse.Namespace) -> int:
 
     from atlas import load_atlas
     from atlas.normaldb_build import NormalDatabaseBuilder
-    from processor import errors
+    from spectssp import errors
     from processor.config import load_config
-    from processor.errors import SpectSSPError
+    from spectssp.errors import SpectSSPError
     from processor.intake import intake_options, load_series, normalise_tracer
     from processor.registration import register
 
@@ -114,8 +114,8 @@ def _short_hash(path) -> str:
 def _check_writable(out: Path) -> None:
     """Fail before hours of registration, not after."""
     import os
-    from processor import errors
-    from processor.errors import SpectSSPError
+    from spectssp import errors
+    from spectssp.errors import SpectSSPError
     parent = out.resolve().parent
     if out.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
         raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write the database to {str(out)!r} "
@@ -134,9 +134,9 @@ def _age_years(header) -> float | None:
 def _info(args: argparse.Namespace) -> int:
 
     from atlas.normaldb import NormalDatabase
-    from processor import errors
+    from spectssp import errors
     from processor.config import load_config
-    from processor.errors import SpectSSPError
+    from spectssp.errors import SpectSSPError
     cfg = load_config(args.config)
     try:
         ndb = NormalDatabase.load(args.file, volumes=False)

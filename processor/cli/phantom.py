@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from processor.errors import OUTPUT_WRITE_FAILED, ConfigError, SpectSSPError
+    from spectssp.errors import OUTPUT_WRITE_FAILED, ConfigError, SpectSSPError
     from processor.phantom import ScannerOptions, SubjectOptions, make_study, write_study
 
     if args.count < 1 or args.seed < 0 or args.start < 0:

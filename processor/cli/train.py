@@ -58,9 +58,9 @@ def _pick(cli, cfg_value):
 def run(args: argparse.Namespace) -> int:
     from atlas import load_atlas
     from atlas.normaldb import NormalDatabase
-    from processor import errors
+    from spectssp import errors
     from processor.config import load_config
-    from processor.errors import SpectSSPError
+    from spectssp.errors import SpectSSPError
 
     cfg = load_config(args.config)
     t = cfg.training

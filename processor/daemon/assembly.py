@@ -23,7 +23,7 @@ from typing import Callable
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from processor import errors
+from spectssp import errors
 from processor.intake.discover import header_text
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from processor.daemon.ledger import DONE, DUPLICATE, FAILED, REJECTED, FileEntry, Job
-from processor.fsutil import atomic_write_json, fsync_dir, safe_name
+from spectssp.fsutil import atomic_write_json, fsync_dir, safe_name
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from processor import errors
+from spectssp import errors
 from processor.config import Section
 from processor.daemon.assembly import Assembler, Ready, remove_empty_dirs
 from processor.daemon.events import EventSource, WatchdogSource
@@ -32,7 +32,7 @@ from processor.daemon.jobfiles import JobFiles, entry_name
 from processor.daemon.ledger import (DONE, DUPLICATE, FAILED, QUEUED, RECEIVED, REJECTED, RUNNING, FileEntry,
                                      Job, Ledger, content_hash)
 from processor.daemon.workers import PIPELINE_FACTORY, Event, WorkerPool, default_workers
-from processor.fsutil import file_sha256
+from spectssp.fsutil import file_sha256
 
 log = logging.getLogger(__name__)
 

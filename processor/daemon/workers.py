@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from processor import errors
-from processor.errors import SpectSSPError
+from spectssp import errors
+from spectssp.errors import SpectSSPError
 from processor.logsetup import log_file_handler
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from processor.dicom_out.sanitize import safe_uid_for_filename
-from processor.errors import OUTPUT_WRITE_FAILED, SpectSSPError
-from processor.fsutil import atomic_write
+from spectssp.errors import OUTPUT_WRITE_FAILED, SpectSSPError
+from spectssp.fsutil import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def output_path(out_dir: Path, prefix: str, sop_instance_uid: str) -> Path:
 
 
 def atomic_save(ds: Dataset, path: Path, study_uid: str) -> None:
-    """Write atomically (see :func:`processor.fsutil.atomic_write`); failures become
+    """Write atomically (see :func:`spectssp.fsutil.atomic_write`); failures become
     ``OUTPUT_WRITE_FAILED`` with the study UID in the log."""
     try:
         atomic_write(Path(path), lambda fh: ds.save_as(fh, enforce_file_format=True))

@@ -3,7 +3,7 @@
 ``load_series`` finds files, groups them by SeriesInstanceUID, drops duplicate SOP
 instances, builds a float32 SimpleITK image with exact LPS geometry for both vendor layouts
 (one NM multi-frame object, or one file per slice) and decides per series: accepted, or
-rejected with a stable error code (:mod:`processor.errors`) and one sentence.
+rejected with a stable error code (:mod:`spectssp.errors`) and one sentence.
 """
 from __future__ import annotations
 

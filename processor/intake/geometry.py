@@ -14,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from processor import errors
-from processor.errors import SpectSSPError
+from spectssp import errors
+from spectssp.errors import SpectSSPError
 
 _ORTHO_TOL = 1e-3      # direction cosines are written with limited precision
 _SPACING_REL_TOL = 0.02  # uneven slice spacing beyond 2 % is a missing or misplaced slice

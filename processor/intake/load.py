@@ -15,8 +15,8 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
-from processor import errors
-from processor.errors import SpectSSPError
+from spectssp import errors
+from spectssp.errors import SpectSSPError
 from processor.intake import validate as v
 from processor.intake.discover import FileHeader, find_files, header_text, read_full, read_header
 from processor.intake.result import SeriesIntake

@@ -8,7 +8,7 @@ from typing import Literal
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
-from processor.errors import SpectSSPError
+from spectssp.errors import SpectSSPError
 
 
 @dataclass

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processor.fsutil import file_sha256
+from spectssp.fsutil import file_sha256
 from processor.intake.discover import FileHeader
 
 log = logging.getLogger(__name__)

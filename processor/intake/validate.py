@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from processor import errors
-from processor.errors import SpectSSPError
+from spectssp import errors
+from spectssp.errors import SpectSSPError
 
 NM_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
 PET_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.128"

@@ -14,8 +14,8 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
-from processor import errors
-from processor.errors import SpectSSPError
+from spectssp import errors
+from spectssp.errors import SpectSSPError
 from processor.intake.geometry import Grid, multiframe_grid, stack_slices
 from processor.intake.validate import as_floats, as_int, as_list, check_frame_vectors, value
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pydicom
 
 from processor.dicom_out.sanitize import safe_uid_for_filename
-from processor.fsutil import atomic_copy
+from spectssp.fsutil import atomic_copy
 from processor.net.scu import SendResult, send_files
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from processor.dicom_out.sanitize import safe_uid_for_filename
-from processor.fsutil import atomic_write_bytes
+from spectssp.fsutil import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 

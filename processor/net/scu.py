@@ -16,7 +16,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
-from processor.errors import DELIVERY_FAILED, SpectSSPError
+from spectssp.errors import DELIVERY_FAILED, SpectSSPError
 
 logger = logging.getLogger(__name__)
 

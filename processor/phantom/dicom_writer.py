@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
-from processor import __version__
+from spectssp import __version__
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from processor import RESEARCH_BANNER, SOFTWARE_NAME, __version__
-from processor.render.composite import view_boxes
+from spectssp import RESEARCH_BANNER, SOFTWARE_NAME, __version__
+from atlas.render.composite import view_boxes
 from processor.render.text import font
 
 BLOCK = 560  # each 2 x 2 block of views is shown at this size

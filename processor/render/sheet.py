@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from atlas.surface import VIEWS, Surface
-from processor import RESEARCH_BANNER, SOFTWARE_NAME, __version__
-from processor.render.colormap import LUT
-from processor.render.layout import cell_size, view_rgb
+from spectssp import RESEARCH_BANNER, SOFTWARE_NAME, __version__
+from spectssp.core.colormap import LUT
+from atlas.render.layout import cell_size, view_rgb
 from processor.render.text import font
 
 SCALE = 2          # screen pixels per 2 mm surface pixel

@@ -10,8 +10,8 @@ import pytest
 from atlas import load_atlas
 from atlas.normaldb import REFERENCES, SCHEMA, NormalDatabase
 from atlas.normaldb_build import NormalDatabaseBuilder
-from processor.core.ssp import extract_ssp
-from processor.core.zscore import decrease_z, leave_one_out_z
+from spectssp.core.ssp import extract_ssp
+from spectssp.core.zscore import decrease_z, leave_one_out_z
 
 
 def _db(n: int = 6, p: int = 40, v: int | None = 25, seed: int = 0) -> NormalDatabase:
@@ -210,8 +210,8 @@ def test_built_database_round_trips(atlas, tmp_path):
 def test_harmonised_build_matches_the_patient_path(atlas):
     """A member is harmonised exactly as a patient would be: the database's raw SSP of a member
     equals the analyser's measurement of the same volume harmonised the patient's way."""
-    from processor.analysis import SSPAnalyser
-    from processor.core.resolution import smooth_fwhm
+    from atlas.analysis import SSPAnalyser
+    from spectssp.core.resolution import smooth_fwhm
     b = NormalDatabaseBuilder(atlas, 13.5, "123I-IMP", resolution_fwhm_mm=16.0)
     vols = [smooth_fwhm(_member_volume(atlas, 20 + s), f, atlas.voxel_mm) for s, f in enumerate((9.0, 12.5, 14.0))]
     for i, v in enumerate(vols):

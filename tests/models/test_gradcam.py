@@ -8,7 +8,7 @@ from models import CLASSES
 from models.inference import heat_overlay, load_classifier, surface_image
 from models.simulate import SimDataset
 from models.train import TrainConfig, train_model
-from processor.render.composite import view_boxes
+from atlas.render.composite import view_boxes
 
 torch.set_num_threads(1)
 SIZE = 64
@@ -71,10 +71,11 @@ def test_surface_heat_image_follows_the_composite_layout(atlas):
 
 def test_heat_method_is_named_from_the_network():
     """The panel says which method made the heat: LayerCAM for the bundled network."""
-    from models.inference import BUNDLED_DIR, read_card
+    from models import BUNDLED_MODEL_DIR
+    from models.inference import read_card
     from models.networks import NETWORKS
-    card, _ = read_card(BUNDLED_DIR)
+    card, _ = read_card(BUNDLED_MODEL_DIR)
     expected = {"GradCAM": "Grad-CAM"}.get(NETWORKS[card["architecture"]["network"]].cam_method,
                                            NETWORKS[card["architecture"]["network"]].cam_method)
-    clf = load_classifier(BUNDLED_DIR, "cpu")
+    clf = load_classifier(BUNDLED_MODEL_DIR, "cpu")
     assert clf.heat_method == expected == "LayerCAM"

@@ -49,7 +49,7 @@ def test_tiny_model_learns_and_card_is_complete(trained):
 def test_classifier_on_ssp_result(trained, atlas, small_ndb):
     from models.inference import load_classifier
     from models.simulate import lower_counts, member_volume, paper_regions, reduction_map
-    from processor.analysis import SSPAnalyser
+    from atlas.analysis import SSPAnalyser
     _, _, out = trained
     clf = load_classifier(out, "cpu")
     card = json.loads((out / "model.json").read_text())

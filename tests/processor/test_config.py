@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from processor.config import BUNDLED, SCHEMA, Key, defaults, from_dict, load_config
-from processor.errors import CONFIG_INVALID, ConfigError
+from spectssp.errors import CONFIG_INVALID, ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config.yaml"

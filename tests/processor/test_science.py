@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from atlas import load_atlas, voi
 from atlas.normaldb_build import NormalDatabaseBuilder
-from processor.analysis import SSPAnalyser
+from atlas.analysis import SSPAnalyser
 from processor.phantom import SubjectOptions, apply_reduction, simulate_subject
 
 FWHM_MM = 12.0

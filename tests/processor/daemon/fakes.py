@@ -26,7 +26,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, NuclearMedicineImageStorage, generate_uid
 
-from processor.fsutil import atomic_write_json, publish_dir, safe_name
+from spectssp.fsutil import atomic_write_json, publish_dir, safe_name
 
 FACTORY = "tests.processor.daemon.fakes:factory"
 

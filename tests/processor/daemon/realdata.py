@@ -12,12 +12,12 @@ from typing import Any
 
 import yaml
 
-from processor.pipeline import BUNDLED_NDB
+from atlas.load import BUNDLED_NORMAL_DATABASE
 
 
 def normal_database(folder: Path) -> Path:
-    if BUNDLED_NDB.is_file():
-        return BUNDLED_NDB
+    if BUNDLED_NORMAL_DATABASE.is_file():
+        return BUNDLED_NORMAL_DATABASE
     from atlas import load_atlas
     from atlas.normaldb_build import NormalDatabaseBuilder
     from processor.intake import load_series

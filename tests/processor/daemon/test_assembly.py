@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from processor import errors
+from spectssp import errors
 from processor.daemon.assembly import Assembler, read_header, remove_empty_dirs
 from tests.processor.daemon.conftest import FakeClock
 from tests.processor.daemon.fakes import make_series

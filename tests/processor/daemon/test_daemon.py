@@ -9,9 +9,9 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from processor import errors
+from spectssp import errors
 from processor.daemon import DONE, DUPLICATE, FAILED, QUEUED, REJECTED, AlreadyRunning, Daemon
-from processor.fsutil import safe_name
+from spectssp.fsutil import safe_name
 from tests.processor.daemon.conftest import make_cfg
 from tests.processor.daemon.fakes import FACTORY, calls, make_series, result_json
 

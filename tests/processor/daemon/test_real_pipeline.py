@@ -18,10 +18,10 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from processor import errors
+from spectssp import errors
 from processor.daemon import DONE, FAILED, REJECTED, RUNNING
 from processor.daemon.ledger import Ledger
-from processor.fsutil import safe_name
+from spectssp.fsutil import safe_name
 from tests.processor.daemon.fakes import make_series
 from tests.processor.daemon.realdata import normal_database, site_config, write_studies
 

@@ -91,7 +91,7 @@ def test_bad_image_is_a_caller_error(tmp_path: Path) -> None:
 def test_write_failure_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    from processor.errors import SpectSSPError
+    from spectssp.errors import SpectSSPError
     with pytest.raises(SpectSSPError) as exc:
         write_secondary_capture(make_source_nm(), rgb_image(), kind="ssp-sheet", series_uid=generate_uid(),
                                 series_number=1, instance_number=1, description="x",

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from processor import errors
-from processor.errors import SpectSSPError
+from spectssp import errors
+from spectssp.errors import SpectSSPError
 from processor.intake import load_series, read_volume
 
 

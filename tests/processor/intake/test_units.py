@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from processor import errors
-from processor.errors import SpectSSPError
+from spectssp import errors
+from spectssp.errors import SpectSSPError
 from processor.intake import normalise_tracer
 from processor.intake.geometry import multiframe_grid, stack_slices
 

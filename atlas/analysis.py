@@ -8,9 +8,9 @@ import numpy as np
 
 from atlas import Atlas, voi
 from atlas.normaldb import NormalDatabase
-from processor.core import regions as core_regions
-from processor.core.ssp import extract_ssp, normalise, reference_means
-from processor.core.zscore import decrease_z
+from spectssp.core import regions as core_regions
+from spectssp.core.ssp import extract_ssp, normalise, reference_means
+from spectssp.core.zscore import decrease_z
 
 
 @dataclass

@@ -6,7 +6,7 @@ import pytest
 
 from atlas import load_atlas
 from atlas.surface import CNN_VIEWS, VIEWS
-from processor.render.composite import composite, view_boxes
+from atlas.render.composite import composite, view_boxes
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from atlas.surface import CNN_VIEWS, Surface
-from processor.render.layout import view_rgb
+from atlas.render.layout import view_rgb
 
 GRID = ((0, 0), (0, 1), (1, 0), (1, 1))  # positions of CNN_VIEWS
 

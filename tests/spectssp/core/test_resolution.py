@@ -1,10 +1,10 @@
-"""Resolution estimate and harmonisation (processor.core.resolution) on the atlas grid."""
+"""Resolution estimate and harmonisation (spectssp.core.resolution) on the atlas grid."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from processor.core.resolution import ResolutionMatcher, kernel_to_target, smooth_fwhm
+from spectssp.core.resolution import ResolutionMatcher, kernel_to_target, smooth_fwhm
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
-"""processor.core.zscore: normal statistics, decrease Z, SD floor, leave-one-out Z."""
+"""spectssp.core.zscore: normal statistics, decrease Z, SD floor, leave-one-out Z."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from processor.core.zscore import SD_FLOOR, decrease_z, leave_one_out_z, normal_stats
+from spectssp.core.zscore import SD_FLOOR, decrease_z, leave_one_out_z, normal_stats
 
 
 def test_normal_stats_mean_and_sample_sd():

@@ -1,10 +1,10 @@
-"""processor.core.regions: region table, eZIS indices, cingulate island score."""
+"""spectssp.core.regions: region table, eZIS indices, cingulate island score."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from processor.core.regions import cingulate_island_score, ezis_indices, region_table
+from spectssp.core.regions import cingulate_island_score, ezis_indices, region_table
 
 
 def test_region_table_mean_and_extent_on_hand_made_arrays():

@@ -1,4 +1,4 @@
-"""processor.core.ssp: reference means, SSP extraction, normalisation (pure numpy)."""
+"""spectssp.core.ssp: reference means, SSP extraction, normalisation (pure numpy)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from processor.core.ssp import extract_ssp, normalise, reference_means
+from spectssp.core.ssp import extract_ssp, normalise, reference_means
 
 SHAPE = (12, 10, 8)
 
@@ -91,7 +91,7 @@ def test_core_imports_no_io_or_heavy_library():
     banned = ["pydicom", "ants", "watchdog", "pynetdicom", "torch", "SimpleITK"]
     code = (
         "import json, sys\n"
-        "import processor.core, processor.core.ssp, processor.core.zscore, processor.core.regions\n"
+        "import spectssp.core, spectssp.core.ssp, spectssp.core.zscore, spectssp.core.regions\n"
         f"banned = {banned!r}\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in banned)))\n"
     )

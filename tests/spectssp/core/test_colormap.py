@@ -6,7 +6,7 @@ import colorsys
 import numpy as np
 import pytest
 
-from processor.render.colormap import LUT, colourise, grey_surface, overlay, rainbow_lut, view_array
+from spectssp.core.colormap import LUT, colourise, grey_surface, overlay, rainbow_lut, view_array
 
 
 def _hue_deg(rgb) -> float:

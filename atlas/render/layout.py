@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from atlas.surface import Surface
-from processor.render.colormap import overlay, view_array
+from spectssp.core.colormap import overlay, view_array
 
 
 def cell_size(surface: Surface) -> int:
