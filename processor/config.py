@@ -116,6 +116,8 @@ SCHEMA: dict[str, Any] = {
     },
     "registration": {
         "stages": Key((list,), ["rigid", "affine", "syn"], _stages),
+        # processor.registration.PROFILES, spelled out here so that reading a config never imports ANTs
+        "profile": Key((str,), "spect", _one_of("spect", "reference")),
         "qc_threshold": Key(NUM, 0.85, _fraction),
         "threads": Key((int,), 2, _positive),
         "seed": Key((int,), 1, _non_negative),

@@ -177,11 +177,12 @@ class Pipeline:
 
         t = time.perf_counter()
         reg = register(s.image, self.atlas, cfg.registration.stages, cfg.registration.threads,
-                       cfg.registration.seed)
+                       cfg.registration.seed, profile=cfg.registration.profile)
         timings["register"] = round(time.perf_counter() - t, 3)
         passed = reg.qc >= cfg.registration.qc_threshold
         result["registration"] = {"transform": reg.transform, "qc": round(reg.qc, 4), "passed": passed,
-                                  "qc_threshold": cfg.registration.qc_threshold}
+                                  "qc_threshold": cfg.registration.qc_threshold,
+                                  "profile": cfg.registration.profile}
         if not passed:
             qc_png = outputs.write_registration_qc(staging, reg.volume, self.atlas)
             result["registration"]["qc_image"] = str(qc_png)

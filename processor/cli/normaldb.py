@@ -81,7 +81,8 @@ def _build(args: argparse.Namespace) -> int:
     failed = 0
     for s in tqdm(ok, desc="normal studies", unit="study"):
         try:
-            reg = register(s.image, atlas, cfg.registration.stages, cfg.registration.threads, cfg.registration.seed)
+            reg = register(s.image, atlas, cfg.registration.stages, cfg.registration.threads, cfg.registration.seed,
+                           profile=cfg.registration.profile)
             if reg.qc < cfg.registration.qc_threshold:
                 raise SpectSSPError(errors.REGISTRATION_FAILED, f"QC r={reg.qc:.3f} below {cfg.registration.qc_threshold}")
             # no patient ID: databases are shared and bundled; UID and age are enough

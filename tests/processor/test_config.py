@@ -119,6 +119,7 @@ BAD = {
     "unknown stage": ("registration:\n  stages: [rigid, bspline]\n", "registration.stages"),
     "negative depth": ("ssp:\n  depth_mm: -1\n", "ssp.depth_mm"),
     "qc above 1": ("registration:\n  qc_threshold: 1.5\n", "registration.qc_threshold"),
+    "unknown registration profile": ("registration:\n  profile: fastest\n", "registration.profile"),
     "bad choice": ("intake:\n  tracer_policy: ignore\n", "intake.tracer_policy"),
     "unknown reference": ("render:\n  references: [GLB, XYZ]\n", "render.references"),
     "AE title too long": ("scp:\n  ae_title: THIS_AE_TITLE_IS_TOO_LONG\n", "scp.ae_title"),
@@ -265,3 +266,13 @@ def test_cli_invalid_yaml_exits_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "[config_invalid]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_registration_profiles_in_config_match_the_registration_module():
+    """The config lists the profile names without importing ANTs; they must stay in step."""
+    from processor.config import SCHEMA
+    from processor.registration import DEFAULT_PROFILE, PROFILES
+    assert SCHEMA["registration"]["profile"].default == DEFAULT_PROFILE
+    for name in PROFILES:
+        assert SCHEMA["registration"]["profile"].check(name) is None
+    assert SCHEMA["registration"]["profile"].check("fastest") is not None
