@@ -80,32 +80,27 @@ def test_volume(shape: tuple[int, int, int] = (20, 24, 22), seed: int = 0) -> np
 test_volume.__test__ = False  # a builder, not a test, although pytest would collect it by name
 
 
+# Patient, study, series and equipment values of every generated dataset, plausible ones.
+BASE_ATTRIBUTES: dict[str, Any] = {
+    "SpecificCharacterSet": "ISO_IR 100", "StudyDate": "20240131", "SeriesDate": "20240131",
+    "StudyTime": "101500", "AccessionNumber": "ACC0001", "Manufacturer": "Test Vendor",
+    "ReferringPhysicianName": "", "StudyDescription": "Brain perfusion", "SeriesDescription": "IMP SPECT recon",
+    "PatientName": "Test^Patient", "PatientID": "PID001", "PatientBirthDate": "19500101", "PatientSex": "F",
+    "StudyID": "1", "SeriesNumber": 3, "InstanceNumber": 1,
+}
+
+
 def base_dataset(sop_class: str, modality: str, *, seed: str = "s", series_uid: str | None = None,
-                 study_uid: str | None = None, sop_uid: str | None = None) -> Dataset:
-    """Patient, study, series and equipment modules with plausible values."""
+                 study_uid: str | None = None, sop_uid: str | None = None, **attrs: Any) -> Dataset:
+    """Patient, study, series and equipment modules: ``BASE_ATTRIBUTES``, UIDs from ``seed``
+    unless given, then ``attrs`` (DICOM keywords) on top."""
     ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = sop_uid or uid(seed + "sop")
-    ds.StudyDate = "20240131"
-    ds.SeriesDate = "20240131"
-    ds.StudyTime = "101500"
-    ds.AccessionNumber = "ACC0001"
-    ds.Modality = modality
-    ds.Manufacturer = "Test Vendor"
-    ds.ReferringPhysicianName = ""
-    ds.StudyDescription = "Brain perfusion"
-    ds.SeriesDescription = "IMP SPECT recon"
-    ds.PatientName = "Test^Patient"
-    ds.PatientID = "PID001"
-    ds.PatientBirthDate = "19500101"
-    ds.PatientSex = "F"
-    ds.StudyInstanceUID = study_uid or uid(seed + "study")
-    ds.SeriesInstanceUID = series_uid or uid(seed + "series")
-    ds.StudyID = "1"
-    ds.SeriesNumber = 3
-    ds.InstanceNumber = 1
-    ds.FrameOfReferenceUID = uid(seed + "for")
+    values = {**BASE_ATTRIBUTES, "SOPClassUID": sop_class, "SOPInstanceUID": sop_uid or uid(seed + "sop"),
+              "Modality": modality, "StudyInstanceUID": study_uid or uid(seed + "study"),
+              "SeriesInstanceUID": series_uid or uid(seed + "series"), "FrameOfReferenceUID": uid(seed + "for"),
+              **attrs}
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
     return ds
 
 
@@ -196,11 +191,8 @@ def make_series(folder: Path, n: int = 3, *, series_uid: str | None = None, stud
     paths = []
     for i in range(n):
         ds = base_dataset(sop_class, modality, series_uid=series_uid, study_uid=study_uid,
-                          sop_uid=sop_uids[i] if sop_uids else generate_uid())
-        ds.PatientName = "Secret^Patient"
-        ds.PatientID = "P1"
-        ds.AccessionNumber = "ACC1"
-        ds.InstanceNumber = i + 1
+                          sop_uid=sop_uids[i] if sop_uids else generate_uid(), PatientName="Secret^Patient",
+                          PatientID="P1", AccessionNumber="ACC1", InstanceNumber=i + 1)
         pixel_module(ds, (np.arange(16, dtype=np.uint16) + seed + i).reshape(4, 4))
         paths.append(save(ds, folder / f"IM{i:04d}.dcm"))
     return paths
@@ -210,21 +202,14 @@ def make_source_nm(*, birth_date: str = "00000000", name: str = "Müller^Jürgen
                    patient_id: str = "ID-" + "9" * 70, study_uid: str | None = None) -> Dataset:
     """A tiny NM image with real-world defects: invalid birth date, non-ASCII name (Latin-1),
     an over-long PatientID and AccessionNumber, a control character in the description."""
-    ds = base_dataset(NM_STORAGE, "NM", sop_uid=generate_uid(), series_uid=generate_uid(),
-                      study_uid=study_uid or generate_uid())
     with warnings.catch_warnings():  # pydicom warns about the deliberately bad values
         warnings.simplefilter("ignore")
-        ds.PatientName = name
-        ds.PatientID = patient_id
-        ds.PatientBirthDate = birth_date
-        ds.StudyDate = "20250314"
-        ds.StudyTime = "093000"
-        ds.AccessionNumber = "ACC-0123456789-XYZ"
-        ds.StudyID = "S1"
-        ds.ReferringPhysicianName = "Ref^Doc"
-        ds.StudyDescription = "Brain perfusion\x07 IMP"
-        ds.Manufacturer = "ACME Nuclear"
-        ds.ManufacturerModelName = "Gamma 3000"
+        ds = base_dataset(NM_STORAGE, "NM", sop_uid=generate_uid(), series_uid=generate_uid(),
+                          study_uid=study_uid or generate_uid(), PatientName=name, PatientID=patient_id,
+                          PatientBirthDate=birth_date, StudyDate="20250314", StudyTime="093000",
+                          AccessionNumber="ACC-0123456789-XYZ", StudyID="S1", ReferringPhysicianName="Ref^Doc",
+                          StudyDescription="Brain perfusion\x07 IMP", Manufacturer="ACME Nuclear",
+                          ManufacturerModelName="Gamma 3000")
     ds.NumberOfFrames = 2
     pixel_module(ds, np.arange(128, dtype=np.uint16).reshape(2, 8, 8))
     return ds
