@@ -77,8 +77,6 @@ def test_volume(shape: tuple[int, int, int] = (20, 24, 22), seed: int = 0) -> np
     return vol
 
 
-test_volume.__test__ = False  # a builder, not a test, although pytest would collect it by name
-
 
 # Patient, study, series and equipment values of every generated dataset, plausible ones.
 BASE_ATTRIBUTES: dict[str, Any] = {
