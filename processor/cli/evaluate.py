@@ -42,6 +42,32 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spectssp import errors
+    from spectssp.errors import SpectSSPError
+
+    cfg = _config(args)
+    from models.inference import load_classifier
+    progress = not args.no_progress
+    try:
+        clf = load_classifier(args.model, cfg.classifier.device)
+    except (OSError, ValueError) as exc:
+        raise SpectSSPError(errors.MODEL_ERROR, f"cannot load the model: {exc}") from None
+    sets, entries, data_notes = [], [], []
+    if not args.no_simulated:
+        sets, entries, data_notes = _simulated_sets(clf, cfg, args, progress)
+    if args.data is not None:
+        test, entries, note = _test_set(clf, cfg, args, progress)
+        sets.append(test)
+        data_notes.append(note)
+    if not sets:
+        raise SpectSSPError(errors.INPUT_NOT_FOUND, "nothing to evaluate: give --data or keep the simulated sets.")
+    reports = _write_report(clf, sets, entries, data_notes, args)
+    _print_summary(reports, clf.card["classes"], args.out)
+    return 0
+
+
+def _config(args: argparse.Namespace):
+    """The run's config: --config's settings (validated) with --model, --normaldb and --device."""
     import yaml
 
     from spectssp import errors
@@ -64,49 +90,50 @@ def run(args: argparse.Namespace) -> int:
         base["normal_database"] = str(args.normaldb.resolve())
     if args.device:
         base.setdefault("classifier", {})["device"] = args.device
-    cfg = from_dict(base, base_dir=base_dir)
+    return from_dict(base, base_dir=base_dir)
 
+
+def _simulated_sets(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple[list, list, list[str]]:
+    """(sets, gallery entries, data notes) of the training and validation sets, or nothing
+    (with a line saying why) when the simulated data set is gone and cannot be made again."""
     from models import evaluate as ev
-    from models.inference import load_classifier
-    progress = not args.no_progress
-    try:
-        clf = load_classifier(args.model, cfg.classifier.device)
-    except (OSError, ValueError) as exc:
-        raise SpectSSPError(errors.MODEL_ERROR, f"cannot load the model: {exc}") from None
     card = clf.card
-    sets, entries, data_notes = [], [], []
+    ds = _simulated(card, cfg, args, progress)
+    if ds is None:
+        if args.normaldb is None:
+            print("training/validation sets skipped: the cached data set is gone and no --normaldb was given")
+        return [], [], []
+    sets = list(ev.simulated_sets(clf, ds))
+    notes = [f"training/validation: simulated, protocol {card['protocol']}, {ds.manifest['counts']}"]
+    entries = ev.simulated_gallery_entries(clf, ds) if args.data is None else []
+    return sets, entries, notes
 
-    if not args.no_simulated:
-        ds = _simulated(card, cfg, args, progress)
-        if ds is None:
-            if args.normaldb is None:
-                print("training/validation sets skipped: the cached data set is gone and no --normaldb was given")
-        else:
-            sets.extend(ev.simulated_sets(clf, ds))
-            data_notes.append(f"training/validation: simulated, protocol {card['protocol']}, "
-                              f"{ds.manifest['counts']}")
-            if args.data is None:
-                entries = ev.simulated_gallery_entries(clf, ds)
-    if args.data is not None:
-        from processor import evaluation
-        from processor.pipeline import resolve_normal_database
-        from atlas.normaldb import NormalDatabase
-        try:
-            studies = evaluation.find_studies(args.data)
-        except ValueError as exc:
-            raise SpectSSPError(errors.INPUT_NOT_FOUND, str(exc) + ".") from None
-        ndb_sha = NormalDatabase.load(resolve_normal_database(cfg), volumes=False).sha256()
-        if clf.normal_database_sha256 and ndb_sha != clf.normal_database_sha256:
-            print("warning: the normal database differs from the one the model was trained against")
-        try:
-            test, entries = evaluation.pipeline_set(cfg, studies, args.out / "pipeline", progress)
-        except ValueError as exc:
-            raise SpectSSPError(errors.MODEL_ERROR, str(exc) + ".") from None
-        sets.append(test)
-        data_notes.append(f"test: {len(studies)} DICOM studies from {args.data} through the whole pipeline")
-    if not sets:
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, "nothing to evaluate: give --data or keep the simulated sets.")
 
+def _test_set(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple[object, list, str]:
+    """(test set, gallery entries, data note) of --data's studies through the whole pipeline."""
+    from spectssp import errors
+    from spectssp.errors import SpectSSPError
+    from processor import evaluation
+    from processor.pipeline import resolve_normal_database
+    from atlas.normaldb import NormalDatabase
+    try:
+        studies = evaluation.find_studies(args.data)
+    except ValueError as exc:
+        raise SpectSSPError(errors.INPUT_NOT_FOUND, str(exc) + ".") from None
+    ndb_sha = NormalDatabase.load(resolve_normal_database(cfg), volumes=False).sha256()
+    if clf.normal_database_sha256 and ndb_sha != clf.normal_database_sha256:
+        print("warning: the normal database differs from the one the model was trained against")
+    try:
+        test, entries = evaluation.pipeline_set(cfg, studies, args.out / "pipeline", progress)
+    except ValueError as exc:
+        raise SpectSSPError(errors.MODEL_ERROR, str(exc) + ".") from None
+    return test, entries, f"test: {len(studies)} DICOM studies from {args.data} through the whole pipeline"
+
+
+def _write_report(clf, sets: list, entries: list, data_notes: list[str], args: argparse.Namespace) -> dict:
+    """report.md / report.json, the confusion plots and the Grad-CAM gallery in --out; returns
+    the per-set reports."""
+    from models import evaluate as ev
     reports = {s.name: s.report() for s in sets}
     report = {"schema": "spectssp.evaluation/1", "model": clf.tag, "model_card_sha256": clf.card_sha256,
               "repeats": int(sets[0].member_probs.shape[0]), "data": "; ".join(data_notes), "sets": reports,
@@ -119,13 +146,16 @@ def run(args: argparse.Namespace) -> int:
     n_tiles = ev.gallery(entries, args.out / "gradcam_gallery.png", args.gallery)
     report["gallery"] = {"file": "gradcam_gallery.png" if n_tiles else None, "tiles": n_tiles}
     ev.write_reports(report, args.out)
+    return reports
+
+
+def _print_summary(reports: dict, classes: list[str], out: Path) -> None:
     from models.metrics import fmt
     for name, r in reports.items():
-        rec = "  ".join(f"{c} {fmt(r['repeats']['per_class'][c]['recall'])}" for c in card["classes"])
+        rec = "  ".join(f"{c} {fmt(r['repeats']['per_class'][c]['recall'])}" for c in classes)
         print(f"{name:<10} n={r['n']:<5} accuracy {fmt(r['repeats']['accuracy'])}  recall {rec}  "
               f"(ensemble accuracy {r['ensemble']['accuracy']:.3f}, failed {len(r['failed'])})")
-    print(f"report: {args.out / 'report.md'}")
-    return 0
+    print(f"report: {out / 'report.md'}")
 
 
 def _simulated(card: dict, cfg, args: argparse.Namespace, progress: bool):

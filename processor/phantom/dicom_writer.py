@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import SimpleITK as sitk
@@ -32,7 +32,8 @@ I123_HALF_LIFE_S = "47604.6"        # 13.2235 h
 SLICE_VECTOR_TAG = 0x00540080
 
 
-def _code(value: str, scheme: str, meaning: str) -> Dataset:
+def code(value: str, scheme: str, meaning: str) -> Dataset:
+    """One code sequence item."""
     c = Dataset()
     c.CodeValue = value
     c.CodingSchemeDesignator = scheme
@@ -121,10 +122,10 @@ def _common(meta: dict[str, Any], truth: dict[str, Any], sop_uid: str) -> Datase
     ds.PositionReferenceIndicator = ""
     ds.PatientOrientation = ""
     # NM/PET Patient Orientation: head first, supine.
-    orient = _code("102538003", "SCT", "recumbent")
-    orient.PatientOrientationModifierCodeSequence = Sequence([_code("40199007", "SCT", "supine")])
+    orient = code("102538003", "SCT", "recumbent")
+    orient.PatientOrientationModifierCodeSequence = Sequence([code("40199007", "SCT", "supine")])
     ds.PatientOrientationCodeSequence = Sequence([orient])
-    ds.PatientGantryRelationshipCodeSequence = Sequence([_code("102540008", "SCT", "headfirst")])
+    ds.PatientGantryRelationshipCodeSequence = Sequence([code("102540008", "SCT", "headfirst")])
     # NM Isotope: 159 keV photopeak, 123I-IMP.
     window = Dataset()
     rng_item = Dataset()
@@ -136,10 +137,10 @@ def _common(meta: dict[str, Any], truth: dict[str, Any], sop_uid: str) -> Datase
     radio = Dataset()
     radio.Radiopharmaceutical = "Iofetamine"
     radio.RadiopharmaceuticalCodeSequence = Sequence(
-        [_code("78481003", "SCT", "Iofetamine I^123^ hydrochloride")])
-    radio.RadionuclideCodeSequence = Sequence([_code("21572004", "SCT", "^123^Iodine")])
+        [code("78481003", "SCT", "Iofetamine I^123^ hydrochloride")])
+    radio.RadionuclideCodeSequence = Sequence([code("21572004", "SCT", "^123^Iodine")])
     radio.RadiopharmaceuticalRoute = "IV"
-    radio.AdministrationRouteCodeSequence = Sequence([_code("47625008", "SCT", "Intravenous route")])
+    radio.AdministrationRouteCodeSequence = Sequence([code("47625008", "SCT", "Intravenous route")])
     radio.RadiopharmaceuticalStartDateTime = meta["study_date"] + meta["injection_time"]
     radio.RadionuclideTotalDose = ds_str(meta["dose_mbq"])
     radio.RadionuclideHalfLife = I123_HALF_LIFE_S
@@ -163,7 +164,8 @@ def _common(meta: dict[str, Any], truth: dict[str, Any], sop_uid: str) -> Datase
     return ds
 
 
-def _pixels(ds: Dataset, frames: np.ndarray, slope: float | None) -> None:
+def pixel_module(ds: Dataset, frames: np.ndarray) -> None:
+    """Image Pixel module of unsigned 16-bit grey frames, (frames,) rows, columns."""
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.Rows, ds.Columns = int(frames.shape[-2]), int(frames.shape[-1])
@@ -171,6 +173,31 @@ def _pixels(ds: Dataset, frames: np.ndarray, slope: float | None) -> None:
     ds.BitsStored = 16
     ds.HighBit = 15
     ds.PixelRepresentation = 0
+    ds.PixelData = np.ascontiguousarray(frames, dtype="<u2").tobytes()
+
+
+def frame_module(ds: Dataset, n_frames: int, slice_vector: list[int] | None = None) -> None:
+    """NM Multi-frame module of a reconstruction: frames along SliceVector (1..n by default)."""
+    ds.NumberOfFrames = n_frames
+    ds.FrameIncrementPointer = SLICE_VECTOR_TAG
+    ds.SliceVector = slice_vector or list(range(1, n_frames + 1))
+    ds.NumberOfSlices = n_frames
+
+
+def spacing_module(ds: Dataset, spacing: Sequence[float], between: float) -> None:
+    """PixelSpacing (row, column), SliceThickness and the (signed) SpacingBetweenSlices."""
+    ds.PixelSpacing = [ds_str(spacing[1]), ds_str(spacing[0])]
+    ds.SliceThickness = ds_str(spacing[2])
+    ds.SpacingBetweenSlices = ds_str(between)
+
+
+def slice_position(origin: np.ndarray, spacing: Sequence[float], direction: np.ndarray, k: int) -> np.ndarray:
+    """World (LPS) position of the first voxel of slice ``k``."""
+    return origin + k * spacing[2] * direction[:, 2]
+
+
+def _pixels(ds: Dataset, frames: np.ndarray, slope: float | None) -> None:
+    pixel_module(ds, frames)
     total = float(np.asarray(frames, np.float64).sum()) * (slope or 1.0)
     ds.CountsAccumulated = int(min(round(total), 2**31 - 1))    # IS range
     ds.SmallestImagePixelValue = int(frames.min())
@@ -178,7 +205,6 @@ def _pixels(ds: Dataset, frames: np.ndarray, slope: float | None) -> None:
     if slope is not None:
         ds.RescaleSlope = ds_str(slope)
         ds.RescaleIntercept = "0"
-    ds.PixelData = np.ascontiguousarray(frames, dtype="<u2").tobytes()
 
 
 def stored_values(image: sitk.Image) -> tuple[np.ndarray, float | None]:
@@ -194,22 +220,24 @@ def stored_values(image: sitk.Image) -> tuple[np.ndarray, float | None]:
     return np.round(arr / slope).clip(0, 65535).astype(np.uint16), slope
 
 
-def _geometry(image: sitk.Image) -> tuple[list[str], np.ndarray, float, np.ndarray]:
-    """(ImageOrientationPatient, row x column normal, signed slice spacing, direction)."""
-    d = np.array(image.GetDirection()).reshape(3, 3)
+def orientation(direction: np.ndarray, slice_mm: float) -> tuple[list[str], np.ndarray, float]:
+    """(ImageOrientationPatient, row x column normal, signed slice spacing) of an ITK direction
+    whose columns are the column, row and slice axes: a slice axis against the normal gives a
+    negative SpacingBetweenSlices."""
+    d = np.asarray(direction, float)
     normal = np.cross(d[:, 0], d[:, 1])
     dot = float(normal @ d[:, 2])
     if abs(abs(dot) - 1) > 1e-6:
         raise ValueError("slice axis must be parallel to the row x column normal")
-    spacing = image.GetSpacing()
-    return [ds_str(v) for v in (*d[:, 0], *d[:, 1])], normal, np.sign(dot) * spacing[2], d
+    return [ds_str(v) for v in (*d[:, 0], *d[:, 1])], normal, np.sign(dot) * slice_mm
 
 
-def _save(ds: Dataset, path: Path) -> Path:
+def save(ds: Dataset, path: Path, transfer_syntax: str = ExplicitVRLittleEndian) -> Path:
+    """Write ``ds`` as a Part 10 file, atomically (a reader never sees half a file)."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = transfer_syntax
     ds.file_meta = meta
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -225,8 +253,9 @@ def write_dicom(image: sitk.Image, truth: dict[str, Any], out_dir: Path, layout:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     meta = truth["dicom"]
     values, slope = stored_values(image)
-    iop, normal, sbs, d = _geometry(image)
     spacing = image.GetSpacing()
+    d = np.array(image.GetDirection()).reshape(3, 3)
+    iop, normal, sbs = orientation(d, spacing[2])
     origin = np.array(image.GetOrigin())
     nz = values.shape[0]
     out_dir = Path(out_dir)
@@ -234,16 +263,11 @@ def write_dicom(image: sitk.Image, truth: dict[str, Any], out_dir: Path, layout:
     if layout == "multiframe":
         ds = _common(meta, truth, _uid(meta, "image"))
         ds.InstanceNumber = 1
-        ds.NumberOfFrames = nz
-        ds.FrameIncrementPointer = SLICE_VECTOR_TAG
-        ds.SliceVector = list(range(1, nz + 1))
-        ds.NumberOfSlices = nz
+        frame_module(ds, nz)
         ds.NumberOfEnergyWindows = 1
         ds.NumberOfDetectors = 1
         ds.NumberOfRotations = 1
-        ds.PixelSpacing = [ds_str(spacing[1]), ds_str(spacing[0])]
-        ds.SliceThickness = ds_str(spacing[2])
-        ds.SpacingBetweenSlices = ds_str(sbs)
+        spacing_module(ds, spacing, sbs)
         det = Dataset()
         det.CollimatorGridName = "LEHR"
         det.CollimatorType = "PARA"
@@ -252,25 +276,20 @@ def write_dicom(image: sitk.Image, truth: dict[str, Any], out_dir: Path, layout:
         det.ZoomFactor = ["1", "1"]
         ds.DetectorInformationSequence = Sequence([det])
         _pixels(ds, values, slope)
-        paths.append(_save(ds, out_dir / "NM_RECON_TOMO.dcm"))
+        paths.append(save(ds, out_dir / "NM_RECON_TOMO.dcm"))
     else:
         for k in range(nz):
             ds = _common(meta, truth, _uid(meta, f"image-{k}"))
             ds.InstanceNumber = k + 1
-            ds.NumberOfFrames = 1
-            ds.FrameIncrementPointer = SLICE_VECTOR_TAG
-            ds.SliceVector = [1]
-            ds.NumberOfSlices = 1
+            frame_module(ds, 1)
             ds.NumberOfEnergyWindows = 1
             ds.NumberOfDetectors = 1
             ds.NumberOfRotations = 1
-            pos = origin + k * spacing[2] * d[:, 2]
+            pos = slice_position(origin, spacing, d, k)
             ds.ImagePositionPatient = [ds_str(v) for v in pos]
             ds.ImageOrientationPatient = iop
             ds.SliceLocation = ds_str(float(pos @ normal))
-            ds.PixelSpacing = [ds_str(spacing[1]), ds_str(spacing[0])]
-            ds.SliceThickness = ds_str(spacing[2])
-            ds.SpacingBetweenSlices = ds_str(spacing[2])
+            spacing_module(ds, spacing, spacing[2])
             det = Dataset()
             det.CollimatorGridName = "LEHR"
             det.CollimatorType = "PARA"
@@ -278,7 +297,7 @@ def write_dicom(image: sitk.Image, truth: dict[str, Any], out_dir: Path, layout:
             det.ImageOrientationPatient = iop
             ds.DetectorInformationSequence = Sequence([det])
             _pixels(ds, values[k:k + 1], slope)
-            paths.append(_save(ds, out_dir / f"NM_SLICE_{k + 1:04d}.dcm"))
+            paths.append(save(ds, out_dir / f"NM_SLICE_{k + 1:04d}.dcm"))
     log.debug("wrote %d file(s) (%s) to %s", len(paths), layout, out_dir)
     return paths
 

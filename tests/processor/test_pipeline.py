@@ -9,11 +9,10 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from processor.cli.main import main
 from processor.phantom import make_study, write_study
+from tests.helpers.dicom import make_series
 from tests.helpers.tools import require_tool
 
 CONTRACT_KEYS = {"schema", "status", "error", "inputs", "study_instance_uid", "series_instance_uid",
@@ -24,23 +23,6 @@ FAST = "registration:\n  stages: [rigid, affine]\n"
 
 def _results(out: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
-
-
-def _ct_file(path: Path) -> Path:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.Modality, ds.PatientID = "CT", "CT1"
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.Rows = ds.Columns = 8
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.PixelData = np.arange(64, dtype=np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-    return path
 
 
 def _sr_items(ds):
@@ -131,7 +113,7 @@ def test_mixed_inputs_every_file_accounted_once(tmp_path):
     inp = tmp_path / "in"
     files = write_study(make_study("NC", 8102), inp / "nc", "slices")
     (inp / "notes.txt").write_text("not dicom")
-    ct = _ct_file(inp / "ct.dcm")
+    [ct] = make_series(inp / "ct", 1, modality="CT")
     cfg = tmp_path / "c.yaml"
     cfg.write_text(FAST)
     rc = main(["process", str(inp), "--out", str(tmp_path / "out"), "--config", str(cfg), "-q"])

@@ -1,14 +1,11 @@
-"""Small DICOM series and a fake processing function for fast daemon tests.
+"""A fake processing function for fast daemon tests, told per series what to do.
 
-The fake runs in real worker processes (imported by name there, as ``tests.processor.daemon
-.fakes``), so crashes, kills and retries are the real thing; only the seconds of registration
-are left out. What it does is read from the series' SeriesDescription:
-
-- ``ok`` (anything else): writes a result folder like the pipeline, status ok
-- ``reject``: result with status rejected (unsupported_modality)
-- ``crash``: ``os._exit(7)`` every time; ``crash-once``: the first attempt only
-- ``sleep:S``: sleeps S seconds, then ok
-- ``raise``: raises RuntimeError (a bug inside the pipeline)
+The fake runs in real worker processes, spawned, where the daemon imports the factory by name
+(``FACTORY``) and calls it with the config: objects do not cross that boundary and the config
+has no room for test keys. So a test says what happens to which series with
+``script(cfg, {series_uid: Behaviour})``, which writes the mapping as JSON beside the output
+folder (``<output>/../fake-behaviour.json``); the fake reads it on every call. A series not
+named is processed: a result folder like the pipeline's, status ok.
 
 Every call appends ``<series uid> <n files> <pid>`` to ``<output>/../calls.log``.
 """
@@ -18,71 +15,79 @@ import json
 import os
 import shutil
 import time
+from dataclasses import asdict, dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-import numpy as np
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, NuclearMedicineImageStorage, generate_uid
 
 from spectssp.fsutil import atomic_write_json, publish_dir, safe_name
 
 FACTORY = "tests.processor.daemon.fakes:factory"
+BEHAVIOUR_FILE = "fake-behaviour.json"
 
 
-def make_series(folder: Path, n: int = 3, *, description: str = "ok", series_uid: str | None = None,
-                study_uid: str | None = None, sop_uids: list[str] | None = None, seed: int = 0,
-                modality: str = "NM") -> list[Path]:
-    """``n`` tiny single-frame NM instances of one series in ``folder`` (deterministic content)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    series_uid = series_uid or generate_uid()
-    study_uid = study_uid or generate_uid()
-    paths = []
-    for i in range(n):
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        sop_class = CTImageStorage if modality == "CT" else NuclearMedicineImageStorage
-        ds.file_meta.MediaStorageSOPClassUID = sop_class
-        sop = sop_uids[i] if sop_uids else generate_uid()
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.SOPClassUID = sop_class
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
-        ds.Modality = modality
-        ds.PatientName = "Secret^Patient"
-        ds.PatientID = "P1"
-        ds.AccessionNumber = "ACC1"
-        ds.SeriesDescription = description
-        ds.InstanceNumber = i + 1
-        ds.Rows = ds.Columns = 4
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.PixelData = (np.arange(16, dtype=np.uint16) + seed + i).tobytes()
-        path = folder / f"IM{i:04d}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
-    return paths
+class Outcome(str, Enum):
+    OK = "ok"                  # writes a result folder like the pipeline, status ok
+    REJECT = "reject"          # result with status rejected (unsupported_modality)
+    RAISE = "raise"            # raises RuntimeError (a bug inside the pipeline)
+    CRASH = "crash"            # the worker dies, os._exit(7), on every attempt
+    CRASH_ONCE = "crash-once"  # the worker dies on the first attempt only
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What the fake does with one series: sleeps ``sleep_s`` seconds, then ``outcome``."""
+
+    outcome: Outcome = Outcome.OK
+    sleep_s: float = 0.0
+
+
+OK, REJECT, RAISE, CRASH, CRASH_ONCE = (Behaviour(o) for o in Outcome)
+
+
+def sleep(seconds: float) -> Behaviour:
+    """Sleeps, then processes the series (a job that takes a while)."""
+    return Behaviour(sleep_s=seconds)
+
+
+def _run_dir(where: Any) -> Path:
+    """The folder above the output: ``where`` is a config or the output folder."""
+    output = Path(where) if isinstance(where, (str, Path)) else Path(where.paths.output)
+    return output.parent
+
+
+def script(where: Any, behaviours: Mapping[str, Behaviour]) -> None:
+    """Tell the fake what to do per SeriesInstanceUID (replaces what was said before)."""
+    path = _run_dir(where) / BEHAVIOUR_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, {uid: {**asdict(b), "outcome": b.outcome.value} for uid, b in behaviours.items()})
+
+
+def _behaviour(run_dir: Path, series_uid: str) -> Behaviour:
+    path = run_dir / BEHAVIOUR_FILE
+    said = json.loads(path.read_text(encoding="utf-8")).get(series_uid) if path.exists() else None
+    return Behaviour(Outcome(said["outcome"]), float(said["sleep_s"])) if said else Behaviour()
 
 
 def factory(cfg: Any) -> Callable[[list[Path], Path], list[dict[str, Any]]]:
-    log_path = Path(cfg.paths.output).parent / "calls.log"
+    log_path = _run_dir(cfg) / "calls.log"
 
     def process(paths: list[Path], out_root: Path) -> list[dict[str, Any]]:
         ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
-        uid, what = str(ds.SeriesInstanceUID), str(ds.get("SeriesDescription", "ok"))
+        uid = str(ds.SeriesInstanceUID)
+        behaviour = _behaviour(log_path.parent, uid)
         with open(log_path, "a", encoding="utf-8") as fh:
             fh.write(f"{uid} {len(paths)} {os.getpid()}\n")
         marker = log_path.with_name(f"crashed-{safe_name(uid)}")
-        if what == "crash" or (what == "crash-once" and not marker.exists()):
+        if behaviour.outcome is Outcome.CRASH or (behaviour.outcome is Outcome.CRASH_ONCE and not marker.exists()):
             marker.touch()
             os._exit(7)
-        if what.startswith("sleep:"):
-            time.sleep(float(what.split(":")[1]))
-        if what == "raise":
+        time.sleep(behaviour.sleep_s)
+        if behaviour.outcome is Outcome.RAISE:
             raise RuntimeError("a bug in the pipeline")
-        status = "rejected" if what == "reject" else "ok"
+        status = "rejected" if behaviour.outcome is Outcome.REJECT else "ok"
         result = {"schema": "spectssp.result/1", "status": status,
                   "error": {"code": "unsupported_modality", "message": "not a SPECT series."} if status != "ok" else None,
                   "inputs": [str(p) for p in paths], "series_instance_uid": uid,
@@ -106,8 +111,7 @@ def factory(cfg: Any) -> Callable[[list[Path], Path], list[dict[str, Any]]]:
 
 def calls(cfg: Any) -> list[tuple[str, int, int]]:
     """The fake's call log: (series uid, number of files, worker pid); ``cfg`` or the output folder."""
-    output = Path(cfg) if isinstance(cfg, (str, Path)) else Path(cfg.paths.output)
-    path = output.parent / "calls.log"
+    path = _run_dir(cfg) / "calls.log"
     if not path.exists():
         return []
     return [(u, int(n), int(p)) for u, n, p in (line.split() for line in path.read_text().splitlines())]

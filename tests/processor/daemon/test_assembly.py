@@ -6,8 +6,8 @@ from pathlib import Path
 
 from spectssp import errors
 from processor.daemon.assembly import Assembler, read_header, remove_empty_dirs
+from tests.helpers.dicom import make_series
 from tests.processor.daemon.conftest import FakeClock
-from tests.processor.daemon.fakes import make_series
 
 
 def _assembler(root: Path, clock: FakeClock) -> Assembler:

@@ -12,8 +12,10 @@ import pytest
 from spectssp import errors
 from processor.daemon import DONE, DUPLICATE, FAILED, QUEUED, REJECTED, AlreadyRunning, Daemon
 from spectssp.fsutil import safe_name
+from tests.helpers.dicom import make_series
 from tests.processor.daemon.conftest import make_cfg
-from tests.processor.daemon.fakes import FACTORY, calls, make_series, result_json
+from tests.processor.daemon import fakes
+from tests.processor.daemon.fakes import FACTORY, calls, result_json
 
 
 def _incoming(cfg) -> Path:
@@ -90,8 +92,9 @@ def test_changed_series_is_a_new_version_with_earlier_instances_carried(cfg, dri
 def test_worker_crash_is_retried_and_other_jobs_go_on(tmp_path: Path, clock, driver) -> None:
     cfg = make_cfg(tmp_path, workers=2, max_attempts=2)
     d = driver(cfg)
-    make_series(_incoming(cfg) / "c1", 2, series_uid="1.2.840.4", description="crash-once")
-    make_series(_incoming(cfg) / "c2", 2, series_uid="1.2.840.5", description="crash")
+    fakes.script(cfg, {"1.2.840.4": fakes.CRASH_ONCE, "1.2.840.5": fakes.CRASH})
+    make_series(_incoming(cfg) / "c1", 2, series_uid="1.2.840.4")
+    make_series(_incoming(cfg) / "c2", 2, series_uid="1.2.840.5")
     make_series(_incoming(cfg) / "ok", 2, series_uid="1.2.840.6")
     d.drop_quiet()
     d.settle(d.idle, timeout=60)
@@ -109,7 +112,8 @@ def test_worker_crash_is_retried_and_other_jobs_go_on(tmp_path: Path, clock, dri
 def test_rejected_and_unreadable_inputs_are_quarantined_with_reasons(cfg, driver) -> None:
     d = driver()
     inc = _incoming(cfg)
-    make_series(inc / "ct", 2, series_uid="1.2.840.7", description="reject")
+    fakes.script(cfg, {"1.2.840.7": fakes.REJECT})
+    make_series(inc / "ct", 2, series_uid="1.2.840.7")
     inc.mkdir(exist_ok=True)
     (inc / "readme.txt").write_text("not an image")
     good = make_series(inc / "good", 2, series_uid="1.2.840.8")
@@ -135,7 +139,8 @@ def test_rejected_and_unreadable_inputs_are_quarantined_with_reasons(cfg, driver
 
 def test_failed_job_dropped_again_is_retried(cfg, driver, tmp_path: Path) -> None:
     d = driver()
-    src = make_series(tmp_path / "src", 2, series_uid="1.2.840.9", description="raise")
+    fakes.script(cfg, {"1.2.840.9": fakes.RAISE})
+    src = make_series(tmp_path / "src", 2, series_uid="1.2.840.9")
     for f in src:
         shutil.copy(f, tmp_path / f.name)
     _incoming(cfg).mkdir(parents=True, exist_ok=True)
@@ -161,7 +166,8 @@ def test_failed_job_dropped_again_is_retried(cfg, driver, tmp_path: Path) -> Non
 def test_job_timeout_kills_the_worker(tmp_path: Path, driver) -> None:
     cfg = make_cfg(tmp_path, max_attempts=1, job_timeout_s=0.5)
     d = driver(cfg)
-    make_series(_incoming(cfg) / "s", 1, series_uid="1.2.840.10", description="sleep:30")
+    fakes.script(cfg, {"1.2.840.10": fakes.sleep(30)})
+    make_series(_incoming(cfg) / "s", 1, series_uid="1.2.840.10")
     d.drop_quiet()
     d.settle(d.idle, timeout=30)
     [job] = d.daemon.ledger.jobs()

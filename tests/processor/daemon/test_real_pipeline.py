@@ -22,7 +22,7 @@ from spectssp import errors
 from processor.daemon import DONE, FAILED, REJECTED, RUNNING
 from processor.daemon.ledger import Ledger
 from spectssp.fsutil import safe_name
-from tests.processor.daemon.fakes import make_series
+from tests.helpers.dicom import make_series
 from tests.processor.daemon.realdata import normal_database, site_config, write_studies
 
 pytestmark = pytest.mark.slow

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +15,9 @@ import yaml
 
 from processor.daemon import DONE, RUNNING
 from processor.daemon.ledger import Ledger
-from tests.processor.daemon.fakes import calls, make_series
+from tests.helpers.dicom import make_series
+from tests.processor.daemon import fakes
+from tests.processor.daemon.fakes import calls
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -47,6 +50,8 @@ def _jobs(state: Path) -> list:
     led = Ledger(state, readonly=True)
     try:
         return led.jobs()
+    except sqlite3.OperationalError:   # the file is there, its tables not yet (the daemon is starting)
+        return []
     finally:
         led.close()
 
@@ -77,7 +82,8 @@ def test_sigterm_finishes_running_job_takes_no_new_one_and_exits_0(tmp_path: Pat
     state, incoming = tmp_path / "state", tmp_path / "incoming"
     proc = _start(cfg_path, tmp_path / "daemon.log")
     procs.append(proc)
-    make_series(tmp_path / "src", 2, series_uid="1.2.840.20", description="sleep:2")
+    fakes.script(tmp_path / "output", {"1.2.840.20": fakes.sleep(2)})
+    make_series(tmp_path / "src", 2, series_uid="1.2.840.20")
     _wait(lambda: (state / "ledger.sqlite").exists(), 30, "the daemon to start")
     os.replace(tmp_path / "src", incoming / "study")
     _wait(lambda: any(j.state == RUNNING for j in _jobs(state)), 30, "the job to run")
@@ -95,7 +101,8 @@ def test_kill_9_mid_job_then_restart_completes_once(tmp_path: Path, procs) -> No
     state, incoming, output = tmp_path / "state", tmp_path / "incoming", tmp_path / "output"
     proc = _start(cfg_path, tmp_path / "daemon.log")
     procs.append(proc)
-    make_series(tmp_path / "src", 2, series_uid="1.2.840.22", description="sleep:3")
+    fakes.script(output, {"1.2.840.22": fakes.sleep(3)})
+    make_series(tmp_path / "src", 2, series_uid="1.2.840.22")
     _wait(lambda: (state / "ledger.sqlite").exists(), 30, "the daemon to start")
     os.replace(tmp_path / "src", incoming / "study")
     _wait(lambda: len(calls(output)) == 1, 30, "the worker to start the job")

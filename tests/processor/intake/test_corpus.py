@@ -13,6 +13,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from spectssp import errors
 from processor.intake import load_series
+from tests.helpers.dicom import SC_STORAGE
 
 
 def _vol(gen, shape=(18, 16, 16)):
@@ -25,6 +26,19 @@ def _mf(gen, **kw):
 
 def _slices(gen, **kw):
     return gen.nm_slices(_vol(gen), gen.Geometry(), shuffle=False, **kw)
+
+
+def _mf_case(*, name: str = "mf.dcm", without: tuple[str, ...] = (), tracer: str | None = "123I-IMP",
+             **attrs):
+    """A builder: the standard multi-frame file with top-level attributes deleted, then set."""
+    def build(gen, d):
+        ds = _mf(gen, tracer=tracer)
+        for kw in without:
+            delattr(ds, kw)
+        for kw, value in attrs.items():
+            setattr(ds, kw, value)
+        gen.save(ds, d / name)
+    return build
 
 
 # --- builders: each writes its case into ``d`` ----------------------------------------------
@@ -54,17 +68,11 @@ def truncated_pixels(gen, d):
     path.write_bytes(path.read_bytes()[:-2000])
 
 
-def frames_beyond_data(gen, d):
-    ds = _mf(gen)
-    ds.NumberOfFrames = 40  # within the voxel limit, but the data holds 18 frames
-    ds.SliceVector = list(range(1, 41))
-    gen.save(ds, d / "mf.dcm")
+# within the voxel limit, but the data holds 18 frames
+frames_beyond_data = _mf_case(NumberOfFrames=40, SliceVector=list(range(1, 41)))
 
 
-def no_pixel_data(gen, d):
-    ds = _mf(gen)
-    del ds.PixelData
-    gen.save(ds, d / "mf.dcm")
+no_pixel_data = _mf_case(without=("PixelData",))
 
 
 def ct_modality(gen, d):
@@ -72,45 +80,19 @@ def ct_modality(gen, d):
         gen.save(ds, d / f"{ds.SOPInstanceUID}.dcm")
 
 
-def secondary_capture(gen, d):
-    ds = _mf(gen)
-    ds.SOPClassUID = gen.SC_STORAGE
-    gen.save(ds, d / "sc.dcm")
-
-
-def planar_static(gen, d):
-    ds = _mf(gen)
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "STATIC", "EMISSION"]
-    gen.save(ds, d / "static.dcm")
-
-
-def planar_whole_body(gen, d):
-    ds = _mf(gen)
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "WHOLE BODY", "EMISSION"]
-    gen.save(ds, d / "wb.dcm")
+secondary_capture = _mf_case(name="sc.dcm", SOPClassUID=SC_STORAGE)
+planar_static = _mf_case(name="static.dcm", ImageType=["ORIGINAL", "PRIMARY", "STATIC", "EMISSION"])
+planar_whole_body = _mf_case(name="wb.dcm", ImageType=["ORIGINAL", "PRIMARY", "WHOLE BODY", "EMISSION"])
 
 
 def single_2d_image(gen, d):
     gen.save(_slices(gen)[5], d / "one.dcm")
 
 
-def gated_recon(gen, d):
-    ds = _mf(gen)
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON GATED TOMO", "EMISSION"]
-    gen.save(ds, d / "gated.dcm")
-
-
-def two_energy_windows(gen, d):
-    ds = _mf(gen)
-    ds.FrameIncrementPointer = [0x00540010, 0x00540080]
-    ds.EnergyWindowVector = [1] * 9 + [2] * 9
-    gen.save(ds, d / "ew.dcm")
-
-
-def colour_pixels(gen, d):
-    ds = _mf(gen)
-    ds.SamplesPerPixel = 3
-    gen.save(ds, d / "rgb.dcm")
+gated_recon = _mf_case(name="gated.dcm", ImageType=["ORIGINAL", "PRIMARY", "RECON GATED TOMO", "EMISSION"])
+two_energy_windows = _mf_case(name="ew.dcm", FrameIncrementPointer=[0x00540010, 0x00540080],
+                              EnergyWindowVector=[1] * 9 + [2] * 9)
+colour_pixels = _mf_case(name="rgb.dcm", SamplesPerPixel=3)
 
 
 def mixed_matrix(gen, d):
@@ -154,17 +136,8 @@ def missing_position_multiframe(gen, d):
     gen.save(ds, d / "mf.dcm")
 
 
-def missing_slice_spacing(gen, d):
-    ds = _mf(gen)
-    del ds.SpacingBetweenSlices
-    del ds.SliceThickness
-    gen.save(ds, d / "mf.dcm")
-
-
-def missing_pixel_spacing(gen, d):
-    ds = _mf(gen)
-    del ds.PixelSpacing
-    gen.save(ds, d / "mf.dcm")
+missing_slice_spacing = _mf_case(without=("SpacingBetweenSlices", "SliceThickness"))
+missing_pixel_spacing = _mf_case(without=("PixelSpacing",))
 
 
 def garbage_pixel_spacing(gen, d):
@@ -182,16 +155,8 @@ def non_orthogonal_orientation(gen, d):
     gen.save(ds, d / "mf.dcm")
 
 
-def bad_slice_vector(gen, d):
-    ds = _mf(gen)
-    ds.SliceVector = [1] * 18
-    gen.save(ds, d / "mf.dcm")
-
-
-def zero_spacing_between_slices(gen, d):
-    ds = _mf(gen)
-    ds.SpacingBetweenSlices = "0"
-    gen.save(ds, d / "mf.dcm")
+bad_slice_vector = _mf_case(SliceVector=[1] * 18)
+zero_spacing_between_slices = _mf_case(SpacingBetweenSlices="0")
 
 
 def all_zero(gen, d):
@@ -206,16 +171,8 @@ def constant_slices(gen, d):
     gen.save_all(gen.nm_slices(np.full((18, 16, 16), 5, np.uint16), gen.Geometry()), d)
 
 
-def forged_rows_columns(gen, d):
-    ds = _mf(gen)
-    ds.Rows, ds.Columns = 65535, 65535
-    gen.save(ds, d / "mf.dcm")
-
-
-def forged_frames(gen, d):
-    ds = _mf(gen)
-    ds.NumberOfFrames = 2_000_000_000
-    gen.save(ds, d / "mf.dcm")
+forged_rows_columns = _mf_case(Rows=65535, Columns=65535)
+forged_frames = _mf_case(NumberOfFrames=2_000_000_000)
 
 
 def too_few_frames(gen, d):
@@ -226,16 +183,9 @@ def too_few_slices(gen, d):
     gen.save_all(gen.nm_slices(gen.test_volume((5, 16, 16)), gen.Geometry()), d)
 
 
-def file_over_size_limit(gen, d):
-    gen.save(_mf(gen), d / "mf.dcm")  # ~10 kB against a 0.005 MB limit below
-
-
-def tracer_hmpao(gen, d):
-    gen.save(_mf(gen, tracer="99mTc-HMPAO"), d / "mf.dcm")
-
-
-def tracer_datscan(gen, d):
-    gen.save(_mf(gen, tracer="DaTSCAN (ioflupane I-123)"), d / "mf.dcm")
+file_over_size_limit = _mf_case()  # ~10 kB against a 0.005 MB limit below
+tracer_hmpao = _mf_case(tracer="99mTc-HMPAO")
+tracer_datscan = _mf_case(tracer="DaTSCAN (ioflupane I-123)")
 
 
 def mixed_sop_classes(gen, d):
@@ -327,19 +277,10 @@ def zero_dates(gen, d):
     gen.save(ds, d / "mf.dcm")
 
 
-def utf8_name(gen, d):
-    ds = _mf(gen)
-    ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.PatientName = "Müller^Zoë=山田^太郎"
-    ds.InstitutionName = "Hôpital Saint-Éloi"
-    gen.save(ds, d / "mf.dcm")
-
-
-def iso2022_japanese_name(gen, d):
-    ds = _mf(gen)
-    ds.SpecificCharacterSet = ["", "ISO 2022 IR 87"]
-    ds.PatientName = "Yamada^Tarou=山田^太郎=やまだ^たろう"
-    gen.save(ds, d / "mf.dcm")
+utf8_name = _mf_case(SpecificCharacterSet="ISO_IR 192", PatientName="Müller^Zoë=山田^太郎",
+                     InstitutionName="Hôpital Saint-Éloi")
+iso2022_japanese_name = _mf_case(SpecificCharacterSet=["", "ISO 2022 IR 87"],
+                                 PatientName="Yamada^Tarou=山田^太郎=やまだ^たろう")
 
 
 def undeclared_charset_bytes(gen, d):
@@ -385,44 +326,15 @@ def over_long_strings(gen, d):
     gen.save(ds, d / "mf.dcm")
 
 
-def minimal_modules(gen, d):
-    ds = _mf(gen, tracer=None)
-    for kw in ("Manufacturer", "StudyDescription", "SeriesDescription", "AccessionNumber",
-               "PatientBirthDate", "PatientSex", "ReferringPhysicianName", "StudyTime",
-               "EnergyWindowInformationSequence", "FrameOfReferenceUID", "SpecificCharacterSet"):
-        delattr(ds, kw)
-    gen.save(ds, d / "mf.dcm")
-
-
-def slice_thickness_only(gen, d):
-    ds = _mf(gen)
-    del ds.SpacingBetweenSlices
-    gen.save(ds, d / "mf.dcm")
-
-
-def no_slice_vector(gen, d):
-    ds = _mf(gen)
-    del ds.SliceVector
-    del ds.FrameIncrementPointer
-    gen.save(ds, d / "mf.dcm")
-
-
-def no_image_type(gen, d):
-    ds = _mf(gen)
-    del ds.ImageType
-    gen.save(ds, d / "mf.dcm")
-
-
-def unknown_tracer(gen, d):
-    gen.save(_mf(gen, tracer="Tracer X"), d / "mf.dcm")
-
-
-def signed_pixels(gen, d):
-    ds = _mf(gen)
-    ds.PixelRepresentation = 1
-    ds.BitsStored = 15
-    ds.HighBit = 14
-    gen.save(ds, d / "mf.dcm")
+minimal_modules = _mf_case(tracer=None, without=(
+    "Manufacturer", "StudyDescription", "SeriesDescription", "AccessionNumber", "PatientBirthDate",
+    "PatientSex", "ReferringPhysicianName", "StudyTime", "EnergyWindowInformationSequence",
+    "FrameOfReferenceUID", "SpecificCharacterSet"))
+slice_thickness_only = _mf_case(without=("SpacingBetweenSlices",))
+no_slice_vector = _mf_case(without=("SliceVector", "FrameIncrementPointer"))
+no_image_type = _mf_case(without=("ImageType",))
+unknown_tracer = _mf_case(tracer="Tracer X")
+signed_pixels = _mf_case(PixelRepresentation=1, BitsStored=15, HighBit=14)
 
 
 def duplicate_files(gen, d):

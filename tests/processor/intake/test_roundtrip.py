@@ -156,7 +156,7 @@ def test_slice_vector_reorders_frames(gen, tmp_path):
     ds = gen.nm_multiframe(vol, geo, slice_vector=sv)
     # ImagePositionPatient describes the first stored frame, which is slice sv[0].
     first = np.asarray(geo.origin) + (sv[0] - 1) * geo.spacing[2] * np.asarray(geo.direction)[:, 2]
-    ds.DetectorInformationSequence[0].ImagePositionPatient = [gen._ds(x) for x in first]
+    ds.DetectorInformationSequence[0].ImagePositionPatient = [gen.ds_str(x) for x in first]
     gen.save(ds, tmp_path / "mf.dcm")
     img, _ = read_volume([tmp_path])
     assert_same_world(gen, vol, geo, img)
