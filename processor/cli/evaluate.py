@@ -44,14 +44,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from spectssp import errors
+    from spectssp.errors import ErrorCode
     from processor.config import from_dict
     from spectssp.errors import SpectSSPError
 
     if not (args.model / "model.json").is_file():
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, f"{str(args.model)!r} is not a model directory (no model.json).")
+        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"{str(args.model)!r} is not a model directory (no model.json).")
     if args.data is not None and not args.data.is_dir():
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, f"--data {str(args.data)!r} is not a folder.")
+        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"--data {str(args.data)!r} is not a folder.")
     base: dict = {}
     base_dir = Path.cwd()
     if args.config is not None:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         clf = load_classifier(args.model, cfg.classifier.device)
     except (OSError, ValueError) as exc:
-        raise SpectSSPError(errors.MODEL_ERROR, f"cannot load the model: {exc}") from None
+        raise SpectSSPError(ErrorCode.MODEL_ERROR, f"cannot load the model: {exc}") from None
     card = clf.card
     sets, entries, data_notes = [], [], []
 
@@ -94,18 +94,18 @@ def run(args: argparse.Namespace) -> int:
         try:
             studies = evaluation.find_studies(args.data)
         except ValueError as exc:
-            raise SpectSSPError(errors.INPUT_NOT_FOUND, str(exc) + ".") from None
+            raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, str(exc) + ".") from None
         ndb_sha = NormalDatabase.load(resolve_normal_database(cfg), volumes=False).sha256()
         if clf.normal_database_sha256 and ndb_sha != clf.normal_database_sha256:
             print("warning: the normal database differs from the one the model was trained against")
         try:
             test, entries = evaluation.pipeline_set(cfg, studies, args.out / "pipeline", progress)
         except ValueError as exc:
-            raise SpectSSPError(errors.MODEL_ERROR, str(exc) + ".") from None
+            raise SpectSSPError(ErrorCode.MODEL_ERROR, str(exc) + ".") from None
         sets.append(test)
         data_notes.append(f"test: {len(studies)} DICOM studies from {args.data} through the whole pipeline")
     if not sets:
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, "nothing to evaluate: give --data or keep the simulated sets.")
+        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, "nothing to evaluate: give --data or keep the simulated sets.")
 
     reports = {s.name: s.report() for s in sets}
     report = {"schema": "spectssp.evaluation/1", "model": clf.tag, "model_card_sha256": clf.card_sha256,

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from spectssp import errors
+from spectssp.errors import ErrorCode, SpectSSPError
 from processor.config import Section
 from processor.daemon.assembly import Assembler, Ready, remove_empty_dirs
 from processor.daemon.events import EventSource, WatchdogSource
@@ -37,8 +37,11 @@ from spectssp.fsutil import file_sha256
 log = logging.getLogger(__name__)
 
 
-class AlreadyRunning(RuntimeError):
-    """Another daemon holds the state folder's lock."""
+class AlreadyRunning(SpectSSPError):
+    """Another daemon holds the state folder's lock (code ``already_running``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.ALREADY_RUNNING, message)
 
 
 class Daemon:
@@ -287,7 +290,7 @@ class Daemon:
                        error_code=error.code if error else None, error_message=error.message if error else None)
         present = self.files.gather(job.id, entries)
         if not present:
-            L.transition(job.id, (RECEIVED,), FAILED, error_code=errors.INPUT_NOT_FOUND,
+            L.transition(job.id, (RECEIVED,), FAILED, error_code=ErrorCode.INPUT_NOT_FOUND,
                          error_message="every input file vanished before it could be taken in.")
             return
         self._after_receive(L.get(job.id))
@@ -343,7 +346,7 @@ class Daemon:
             if job is None:
                 return
             if job.attempts >= self.max_attempts:
-                self._finish_failed(job, errors.WORKER_CRASHED,
+                self._finish_failed(job, ErrorCode.WORKER_CRASHED,
                                     f"gave up after {job.attempts} attempt(s): {job.last_error or 'interrupted'}.",
                                     from_state=QUEUED)
                 continue
@@ -378,21 +381,21 @@ class Daemon:
         bad = next((r for r in results if r.get("status") == "failed"), None) or \
             next((r for r in results if r.get("status") == "rejected"), None)
         if not results:
-            return self._finish_failed(job, errors.INTERNAL_ERROR, "the pipeline returned no result.")
+            return self._finish_failed(job, ErrorCode.INTERNAL_ERROR, "the pipeline returned no result.")
         outputs = [o for r in results for o in (r.get("outputs") or [])]
         if bad is None:
             job = self.ledger.transition(job.id, (RUNNING,), DONE, outputs=outputs)
             self._dispose(job)
             self._enqueue(job)
             return
-        err = bad.get("error") or {"code": errors.INTERNAL_ERROR, "message": "no error given"}
+        err = bad.get("error") or SpectSSPError(ErrorCode.INTERNAL_ERROR, "no error given").as_dict()
         state = FAILED if "failed" in statuses else REJECTED
         job = self.ledger.transition(job.id, (RUNNING,), state, outputs=outputs,
                                      error_code=err.get("code"), error_message=err.get("message"))
         self._dispose(job)
 
     def _finish_failed(self, job: Job, code: str | None, message: str | None, from_state: str = RUNNING) -> None:
-        job = self.ledger.transition(job.id, (from_state,), FAILED, error_code=code or errors.INTERNAL_ERROR,
+        job = self.ledger.transition(job.id, (from_state,), FAILED, error_code=code or ErrorCode.INTERNAL_ERROR,
                                      error_message=message)
         self._dispose(job)
 

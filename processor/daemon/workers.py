@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
 from processor.logsetup import log_file_handler
 
@@ -75,7 +75,7 @@ def worker_main(conn: mpc.Connection, factory: str, cfg: Any, parent_pid: int, l
         return
     except BaseException as exc:  # noqa: BLE001 - reported to the daemon, which stops cleanly
         logging.getLogger(__name__).debug("worker start-up failed", exc_info=True)
-        conn.send(("init_failed", None, errors.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
+        conn.send(("init_failed", None, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", None, os.getpid()))
     while True:
@@ -98,14 +98,14 @@ def _run_one(fn: ProcessFn, job_id: int, paths: list[Path], out_root: Path) -> t
     except OSError as exc:
         where = str(exc.filename or "")
         if where.startswith(str(out_root)):
-            return ("error", job_id, errors.OUTPUT_WRITE_FAILED,
+            return ("error", job_id, ErrorCode.OUTPUT_WRITE_FAILED,
                     f"cannot write results in the output folder {str(out_root)!r}: {exc.strerror or exc}.",
                     peak_rss_mb())
         logging.getLogger(__name__).debug("job %s: OS error", job_id, exc_info=True)
-        return ("error", job_id, errors.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", peak_rss_mb())
+        return ("error", job_id, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", peak_rss_mb())
     except Exception as exc:  # a bug: the trace goes to the log file, the daemon goes on
         logging.getLogger(__name__).error("job %s: unexpected %s", job_id, type(exc).__name__, exc_info=True)
-        return ("error", job_id, errors.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}", peak_rss_mb())
+        return ("error", job_id, ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}", peak_rss_mb())
 
 
 def _worker_logging(log_file: str | None) -> None:
@@ -243,7 +243,7 @@ class WorkerPool:
         if w.job_id is not None:
             reason = w.killed_for or f"the worker process died ({how})"
             log.warning("worker %d died (%s) while running job %d", w.proc.pid, how, w.job_id)
-            events.append(Event("crashed", w.job_id, code=errors.WORKER_CRASHED, message=reason,
+            events.append(Event("crashed", w.job_id, code=ErrorCode.WORKER_CRASHED, message=reason,
                                 worker_pid=w.proc.pid))
         elif not self.closing:
             log.warning("idle worker %d died (%s)", w.proc.pid, how)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from processor.config import BUNDLED, SCHEMA, Key, defaults, from_dict, load_config
-from spectssp.errors import CONFIG_INVALID, ConfigError
+from spectssp.errors import ConfigError, ErrorCode
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config.yaml"
@@ -164,7 +164,7 @@ def test_bad_setting_gives_config_error_naming_the_key(tmp_path, case):
     with pytest.raises(ConfigError) as exc:
         load_config(_write(tmp_path, text))
     err = exc.value
-    assert err.code == CONFIG_INVALID
+    assert err.code == ErrorCode.CONFIG_INVALID
     # the key itself, or one of its fields (destinations[0] -> 'destinations[0].host')
     assert re.search(rf"'{re.escape(key)}(\.[a-z_]+)?'", err.message), err.message
     assert "\n" not in err.message and err.message.endswith(".")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from processor.daemon.assembly import Assembler, read_header, remove_empty_dirs
 from tests.processor.daemon.conftest import FakeClock
 from tests.processor.daemon.fakes import make_series
@@ -73,7 +73,7 @@ def test_unreadable_file_reported_after_quiet_period_and_holds_its_folder(tmp_pa
     asm.touch(root / "a" / "late.txt")
     clock.advance(5.5)
     out = asm.poll()
-    assert [(r.series_uid, r.error.code) for r in out] == [(None, errors.NOT_DICOM)]
+    assert [(r.series_uid, r.error.code) for r in out] == [(None, ErrorCode.NOT_DICOM)]
     clock.advance(5.0)
     assert asm.poll() == []                         # the series waits for the young unparsed file
     clock.advance(5.1)
@@ -115,7 +115,7 @@ def test_read_header_codes(tmp_path: Path) -> None:
     text.write_text("hello")
     empty = tmp_path / "e.dcm"
     empty.write_bytes(b"")
-    for bad, code in [(text, errors.NOT_DICOM), (empty, errors.NOT_DICOM)]:
+    for bad, code in [(text, ErrorCode.NOT_DICOM), (empty, ErrorCode.NOT_DICOM)]:
         try:
             read_header(bad)
         except Exception as exc:
