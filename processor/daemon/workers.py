@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
-from processor.logsetup import log_file_handler
+from processor import logsetup
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def worker_main(conn: mpc.Connection, factory: str, cfg: Any, parent_pid: int, l
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent_pid)
-    _worker_logging(log_file)
+    logsetup.setup_process(logging.WARNING, log_file, logsetup.WORKER_CONSOLE_FORMAT)
     try:
         fn = resolve(factory)(cfg)
     except SpectSSPError as exc:
@@ -106,25 +106,6 @@ def _run_one(fn: ProcessFn, job_id: int, paths: list[Path], out_root: Path) -> t
     except Exception as exc:  # a bug: the trace goes to the log file, the daemon goes on
         logging.getLogger(__name__).error("job %s: unexpected %s", job_id, type(exc).__name__, exc_info=True)
         return ("error", job_id, ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}", peak_rss_mb())
-
-
-def _worker_logging(log_file: str | None) -> None:
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG)
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    err = logging.StreamHandler()
-    err.setLevel(logging.WARNING)
-    err.setFormatter(logging.Formatter("%(levelname)s [worker %(process)d] %(message)s"))
-    root.addHandler(err)
-    for noisy in ("PIL", "matplotlib", "h5py", "fsspec"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    if log_file:
-        try:
-            fh = log_file_handler(log_file)  # O_APPEND: lines from processes interleave whole
-        except OSError:
-            return
-        root.addHandler(fh)
 
 
 @dataclass
