@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from spectssp.errors import ErrorCode, SpectSSPError
 from processor.config import Section
@@ -31,10 +31,20 @@ from processor.daemon.events import EventSource, WatchdogSource
 from processor.daemon.jobfiles import JobFiles, entry_name
 from processor.daemon.ledger import (DONE, DUPLICATE, FAILED, QUEUED, RECEIVED, REJECTED, RUNNING, FileEntry,
                                      Job, Ledger, content_hash)
-from processor.daemon.workers import PIPELINE_FACTORY, Event, WorkerPool, default_workers
+from processor.daemon.workers import PIPELINE_FACTORY, Event, EventKind, WorkerPool, default_workers
 from spectssp.fsutil import file_sha256
 
 log = logging.getLogger(__name__)
+
+
+class Delivery(Protocol):
+    """What the daemon needs of an outbox (:class:`processor.net.outbox.Outbox`, or a test double)."""
+
+    def enqueue(self, files: list[Path], destination: Any) -> int: ...
+
+    def deliver_due(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
 
 
 class AlreadyRunning(SpectSSPError):
@@ -48,10 +58,14 @@ class Daemon:
     """``spectssp watch`` as an object: construct, then :meth:`run` (or :meth:`start` + :meth:`step`)."""
 
     def __init__(self, cfg: Section, *, factory: str = PIPELINE_FACTORY,
-                 events: EventSource | None | str = "watchdog", clock: Callable[[], float] = time.monotonic,
+                 events: EventSource | None = None, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time, workers: int | None = None,
-                 start_method: str = "spawn", log_file: str | None = None, outbox: Any = "config",
+                 start_method: str = "spawn", log_file: str | None = None, outbox: Delivery | None = None,
                  scp_host: str | None = None) -> None:
+        """``events``: what reports changes in the watch folder (None: inotify on paths.incoming;
+        :class:`ManualSource` when the caller steps the daemon itself). ``outbox``: where DICOM
+        outputs are queued for delivery (None: an :class:`Outbox` for the configured destinations,
+        or no delivery when there are none)."""
         self.cfg = cfg
         self.incoming = Path(cfg.paths.incoming)
         self.output = Path(cfg.paths.output)
@@ -65,7 +79,7 @@ class Daemon:
         self.clock = clock
         self.n_workers = workers or d.workers or default_workers()
         self.factory, self.start_method, self.log_file = factory, start_method, log_file
-        self.events = WatchdogSource(self.incoming) if events == "watchdog" else events
+        self.events: EventSource = WatchdogSource(self.incoming) if events is None else events
         self._outbox_arg = outbox
         self.scp_host = scp_host or cfg.scp.host
         self.wall = wall
@@ -76,7 +90,7 @@ class Daemon:
         self.files: JobFiles | None = None
         self.assembler = Assembler(self.incoming, self.quiet_s, clock)
         self.pool: WorkerPool | None = None
-        self.outbox: Any = None
+        self.outbox: Delivery | None = None
         self.scp: Any = None
         self._lock_fd: int | None = None
         self._delivery: threading.Thread | None = None
@@ -119,8 +133,7 @@ class Daemon:
                                log_file=self.log_file)
         self.pool.start()
         self.assembler.scan()
-        if self.events is not None:
-            self.events.start(self.notify)
+        self.events.start(self.notify)
         if self.cfg.scp.enabled:
             from processor.net.scp import start_scp
             self.scp = start_scp(self.cfg.scp.ae_title, self.cfg.scp.port, self.incoming,
@@ -191,8 +204,7 @@ class Daemon:
         log.info("daemon stopped")
 
     def _stop_intake(self) -> None:
-        if self.events is not None:
-            self.events.stop()
+        self.events.stop()
         if self.scp is not None:
             self.scp.shutdown()
             self.scp = None
@@ -208,8 +220,8 @@ class Daemon:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
 
-    def _open_outbox(self) -> Any:
-        if self._outbox_arg != "config":
+    def _open_outbox(self) -> Delivery | None:
+        if self._outbox_arg is not None:
             return self._outbox_arg
         if not self.cfg.destinations:
             return None
@@ -354,9 +366,9 @@ class Daemon:
             self.pool.submit(worker, job.id, self.files.inputs(job.id, L.files(job.id)), self.output)
 
     def _handle(self, ev: Event) -> None:
-        if ev.kind == "ready":
+        if ev.kind == EventKind.READY:
             return
-        if ev.kind == "init_failed":
+        if ev.kind == EventKind.INIT_FAILED:
             self.fatal = f"[{ev.code}] {ev.message}"
             log.error("workers cannot start: %s; stopping (queued jobs are kept)", self.fatal)
             self.pool.closing = True
@@ -365,13 +377,13 @@ class Daemon:
         job = self.ledger.get(ev.job_id)
         if ev.rss_mb is not None:
             self.peak_rss_mb[ev.worker_pid] = max(self.peak_rss_mb.get(ev.worker_pid, 0.0), ev.rss_mb)
-        if ev.kind == "crashed":
+        if ev.kind == EventKind.CRASHED:
             if job.attempts < self.max_attempts:
                 self.ledger.transition(job.id, (RUNNING,), QUEUED, note=f"retry: {ev.message}",
                                        last_error=ev.message)
             else:
                 self._finish_failed(job, ev.code, f"{ev.message}; gave up after {job.attempts} attempt(s).")
-        elif ev.kind == "error":
+        elif ev.kind == EventKind.ERROR:
             self._finish_failed(job, ev.code, ev.message)
         else:
             self._finish(job, ev.results)

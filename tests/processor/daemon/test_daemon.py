@@ -10,7 +10,7 @@ import pydicom
 import pytest
 
 from spectssp.errors import ErrorCode
-from processor.daemon import DONE, DUPLICATE, FAILED, QUEUED, REJECTED, AlreadyRunning, Daemon
+from processor.daemon import DONE, DUPLICATE, FAILED, QUEUED, REJECTED, AlreadyRunning, Daemon, ManualSource
 from spectssp.fsutil import safe_name
 from tests.processor.daemon.conftest import make_cfg
 from tests.processor.daemon.fakes import FACTORY, calls, make_series, result_json
@@ -211,7 +211,7 @@ def test_dicom_outputs_go_to_every_destination(tmp_path: Path, clock) -> None:
 def test_second_daemon_on_same_state_is_refused(cfg, driver) -> None:
     driver()
     with pytest.raises(AlreadyRunning):
-        Daemon(cfg, factory=FACTORY, events=None).start()
+        Daemon(cfg, factory=FACTORY, events=ManualSource()).start()
 
 
 def test_restart_finishes_interrupted_steps(cfg, clock, driver) -> None:
