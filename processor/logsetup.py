@@ -53,19 +53,27 @@ def setup_process(console_level: int, log_file: Path | str | None = None,
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(console_level)
     console.setFormatter(logging.Formatter(console_format))
-    root.addHandler(console)
+    handlers: list[logging.Handler] = [console]
+    if log_file is not None:
+        try:
+            handlers.append(log_file_handler(log_file))  # O_APPEND: lines of several processes interleave whole
+        except OSError:
+            pass
+    for h in handlers:
+        h.addFilter(_quiet_pydicom)
+        root.addHandler(h)
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pydicom sets its logger to WARNING when it is imported, which may come after this call
+    # (the CLI imports it lazily): hence the handler filter as well as the level.
     logging.getLogger("pydicom").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
-    if log_file is None:
-        return False
-    try:
-        fh = log_file_handler(log_file)  # O_APPEND: lines from several processes interleave whole
-    except OSError:
-        return False
-    root.addHandler(fh)
-    return True
+    return len(handlers) > 1
+
+
+def _quiet_pydicom(record: logging.LogRecord) -> bool:
+    """Drop pydicom's records below ERROR, whatever level its logger has meanwhile been set to."""
+    return record.levelno >= logging.ERROR or not (record.name == "pydicom" or record.name.startswith("pydicom."))
 
 
 def configure(verbosity: int, log_dir: Path | None, argv: list[str]) -> Path | None:
