@@ -170,6 +170,17 @@ def test_bad_setting_gives_config_error_naming_the_key(tmp_path, case):
     assert "\n" not in err.message and err.message.endswith(".")
 
 
+def test_port_messages_say_what_the_checks_accept(tmp_path):
+    """The receiver may listen on 0 (a free port, as its message says); a destination needs 1-65535."""
+    assert load_config(_write(tmp_path, "scp:\n  port: 0\n")).scp.port == 0
+    with pytest.raises(ConfigError) as exc:
+        load_config(_write(tmp_path, "scp:\n  port: 65536\n"))
+    assert "between 0 and 65535 (0: any free port)" in exc.value.message
+    with pytest.raises(ConfigError) as exc:
+        load_config(_write(tmp_path, "destinations:\n  - {ae_title: PACS, host: h, port: 0}\n"))
+    assert "'destinations[0].port'" in exc.value.message and "between 1 and 65535" in exc.value.message
+
+
 @pytest.mark.parametrize("text", ["ssp: [unclosed\n", "paths:\n  incoming: a\n output: b\n", "a: b: c\n",
                                   "\tssp: 1\n"])
 def test_invalid_yaml_gives_config_error_naming_the_file(tmp_path, text):

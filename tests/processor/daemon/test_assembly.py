@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+
+import pytest
 from pathlib import Path
 
 from spectssp.errors import ErrorCode
@@ -135,3 +137,14 @@ def test_remove_empty_dirs_keeps_young_and_dot_folders(tmp_path: Path) -> None:
     (root / "young").mkdir()
     remove_empty_dirs(root, min_age_s=60)
     assert sorted(p.name for p in root.iterdir()) == [".partial", "full", "young"]
+
+
+def test_header_error_is_a_spectssp_error_with_a_rejection_code(tmp_path):
+    from processor.daemon.assembly import HeaderError
+    from spectssp.errors import SpectSSPError
+    p = tmp_path / "notes.txt"
+    p.write_text("not an image\n")
+    with pytest.raises(HeaderError) as exc:
+        read_header(p)
+    assert isinstance(exc.value, SpectSSPError) and exc.value.code.is_rejection
+    assert exc.value.as_dict() == {"code": "not_dicom", "message": exc.value.message}

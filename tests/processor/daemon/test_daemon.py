@@ -9,7 +9,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from spectssp.errors import ErrorCode
+from spectssp.errors import ErrorCode, SpectSSPError
 from processor.daemon import DONE, DUPLICATE, FAILED, QUEUED, REJECTED, AlreadyRunning, Daemon, ManualSource
 from spectssp.fsutil import safe_name
 from tests.processor.daemon.conftest import make_cfg
@@ -210,8 +210,21 @@ def test_dicom_outputs_go_to_every_destination(tmp_path: Path, clock) -> None:
 
 def test_second_daemon_on_same_state_is_refused(cfg, driver) -> None:
     driver()
-    with pytest.raises(AlreadyRunning):
+    with pytest.raises(AlreadyRunning) as exc:
         Daemon(cfg, factory=FACTORY, events=ManualSource()).start()
+    assert isinstance(exc.value, SpectSSPError) and exc.value.code == ErrorCode.ALREADY_RUNNING == "already_running"
+    assert not exc.value.code.is_rejection
+
+
+def test_worker_messages_survive_pickling() -> None:
+    """They cross a spawn boundary: each must come back equal, with its enum intact."""
+    import pickle
+    from processor.daemon.workers import InitFailed, JobDone, JobError, JobRequest, WorkerReady
+    for msg in (JobRequest(3, ["/a.dcm"], "/out"), WorkerReady(123), InitFailed(ErrorCode.MODEL_ERROR, "no model."),
+                JobDone(3, [{"status": "ok"}], 12.5), JobError(3, ErrorCode.WORKER_CRASHED, "died.", 1.0)):
+        back = pickle.loads(pickle.dumps(msg))
+        assert back == msg and type(back) is type(msg)
+    assert pickle.loads(pickle.dumps(ErrorCode.MODEL_ERROR)) is ErrorCode.MODEL_ERROR
 
 
 def test_restart_finishes_interrupted_steps(cfg, clock, driver) -> None:
