@@ -36,7 +36,7 @@ def _write_studies(folder: Path, n: int, seed: int) -> list[Path]:
 def run_once(cfg_path: Path | None, studies: list[Path], root: Path, workers: int, quiet_s: float) -> dict:
     """One daemon run on a fresh state; returns throughput and memory figures."""
     from processor.config import load_config
-    from processor.daemon import Daemon
+    from processor.daemon import Daemon, ManualSource
     from processor.daemon.ledger import ACTIVE, DONE
 
     if root.exists():
@@ -45,7 +45,7 @@ def run_once(cfg_path: Path | None, studies: list[Path], root: Path, workers: in
     cfg.paths.update(incoming=str(root / "incoming"), output=str(root / "output"), state=str(root / "state"))
     cfg.intake["quiet_period_s"] = quiet_s
     cfg["destinations"] = []
-    daemon = Daemon(cfg, workers=workers, events=None)
+    daemon = Daemon(cfg, workers=workers, events=ManualSource())
     daemon.start()
     try:
         staging = root / "drop"

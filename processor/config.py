@@ -42,7 +42,13 @@ def _fraction(v: Any) -> str | None:
 
 
 def _port(v: Any) -> str | None:
-    return None if 0 <= v <= 65535 else "a TCP port between 0 and 65535"
+    """The receiver's listening port; 0 lets the system pick a free one (tests, ad hoc runs)."""
+    return None if 0 <= v <= 65535 else "a TCP port between 0 and 65535 (0: any free port)"
+
+
+def _remote_port(v: Any) -> str | None:
+    """A destination's port: we connect to it, so 0 ("any free port") has no meaning there."""
+    return None if 1 <= v <= 65535 else "a TCP port between 1 and 65535"
 
 
 def _one_of(*choices: str):
@@ -313,8 +319,8 @@ def _check_cross(out: Section, prefix: str, base_dir: Path) -> None:
         where = f"destinations[{i}]"
         if not isinstance(d, dict) or set(d) - {"name", "ae_title", "host", "port"} or not {"ae_title", "host", "port"} <= set(d):
             raise ConfigError(f"setting {where!r} must be a mapping with ae_title, host, port (and optional name).")
-        if isinstance(d["port"], bool) or not isinstance(d["port"], int) or _port(d["port"]) or d["port"] == 0:
-            raise ConfigError(f"setting {where + '.port'!r} must be a TCP port between 0 and 65535.")
+        if isinstance(d["port"], bool) or not isinstance(d["port"], int) or _remote_port(d["port"]):
+            raise ConfigError(f"setting {where + '.port'!r} must be {_remote_port(0)}.")
         if not isinstance(d["ae_title"], str) or _ae_title(d["ae_title"]):
             raise ConfigError(f"setting {where + '.ae_title'!r} must be an AE title of 1 to 16 ASCII characters.")
         if not isinstance(d["host"], str) or not d["host"].strip():

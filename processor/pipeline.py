@@ -27,26 +27,17 @@ from processor.config import BUNDLED, Section
 from processor.intake import find_files, intake_options, load_series
 from processor.registration import register
 from processor.result import new_result
-from spectssp import errors
 from spectssp.core.resolution import is_coarser
-from spectssp.errors import SpectSSPError
+from spectssp.errors import ErrorCode, SpectSSPError
 from spectssp.fsutil import atomic_write_json, publish_dir, safe_name
 
 log = logging.getLogger(__name__)
-
-# Failures that are about the input (rejected) rather than about us (failed).
-REJECT_CODES = {errors.NOT_DICOM, errors.UNREADABLE, errors.NO_PIXEL_DATA, errors.UNSUPPORTED_MODALITY,
-                errors.UNSUPPORTED_SOP_CLASS, errors.PLANAR, errors.INCONSISTENT_GEOMETRY,
-                errors.DEGENERATE_COUNTS, errors.IMPLAUSIBLE_SIZE, errors.TRACER_NOT_COVERED,
-                errors.INCOMPLETE_SERIES, errors.REGISTRATION_FAILED,
-                errors.UNSUPPORTED_IMAGE}
-
 
 
 def resolve_normal_database(cfg: Section) -> Path:
     path = BUNDLED_NORMAL_DATABASE if cfg.normal_database == BUNDLED else Path(cfg.normal_database)
     if not path.is_file():
-        raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"normal database {str(path)!r} not found; build one with "
+        raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {str(path)!r} not found; build one with "
                             "'spectssp normaldb build'.")
     return path
 
@@ -70,17 +61,17 @@ class Pipeline:
         try:
             self.ndb = NormalDatabase.load(ndb_path, volumes=False)
         except ValueError as exc:
-            raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc)) from None
+            raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc)) from None
         if (self.ndb.meta.get("atlas_sha256") != self.atlas.sha256
                 or self.ndb.raw_ssp.shape[1] != self.atlas.surface.n_pixels):
-            raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} was built on another "
+            raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} was built on another "
                                 "atlas version; rebuild it with 'spectssp normaldb build'.")
         depth = float(self.ndb.meta.get("depth_mm", cfg.ssp.depth_mm))
         if abs(depth - cfg.ssp.depth_mm) > 1e-6:
-            raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"normal database was built with SSP depth {depth} mm "
+            raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database was built with SSP depth {depth} mm "
                                 f"but ssp.depth_mm is {cfg.ssp.depth_mm}; they must match.")
         if not _same_resolution(self.ndb.resolution_fwhm_mm, cfg.ssp.resolution_fwhm_mm):
-            raise SpectSSPError(errors.NORMAL_DB_MISMATCH, "normal database was built at harmonised resolution "
+            raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, "normal database was built at harmonised resolution "
                                 f"{_fwhm_text(self.ndb.resolution_fwhm_mm)} but ssp.resolution_fwhm_mm is "
                                 f"{_fwhm_text(cfg.ssp.resolution_fwhm_mm)}; they must match: set "
                                 "ssp.resolution_fwhm_mm to the database's value or rebuild the database with "
@@ -96,7 +87,7 @@ class Pipeline:
             try:
                 self.classifier = load_classifier(model_path, device=cfg.classifier.device)
             except (OSError, ValueError) as exc:
-                raise SpectSSPError(errors.MODEL_ERROR, f"cannot load the model at {str(model_path)!r}: {exc}") from None
+                raise SpectSSPError(ErrorCode.MODEL_ERROR, f"cannot load the model at {str(model_path)!r}: {exc}") from None
         self.startup_warnings: list[str] = []
         trained_on = getattr(self.classifier, "normal_database_sha256", None)
         if self.classifier is not None and trained_on and trained_on != self.ndb.sha256():
@@ -138,9 +129,9 @@ class Pipeline:
             # a fresh, unique staging folder: never one a killed run left behind
             staging = Path(tempfile.mkdtemp(dir=out_root, prefix=f".staging-{name}-"))
         except OSError as exc:
-            result["error"] = {"code": errors.OUTPUT_WRITE_FAILED,
-                               "message": f"cannot write results: no result folder can be made in {str(out_root)!r}: "
-                                          f"{exc.strerror or exc}."}
+            result["error"] = SpectSSPError(
+                ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write results: no result folder can be made in {str(out_root)!r}: "
+                                               f"{exc.strerror or exc}.").as_dict()
             log.error("series %s: %s", s.series_uid or "-", result["error"]["message"])
             return result
         try:
@@ -149,13 +140,13 @@ class Pipeline:
             self._run_stages(s, result, staging, final)
             result["status"] = "ok"
         except SpectSSPError as exc:
-            result["status"] = "rejected" if exc.code in REJECT_CODES else "failed"
+            result["status"] = exc.code.status
             result["error"] = exc.as_dict()
             log.warning("series %s %s: %s", s.series_uid or "-", result["status"], exc)
         except Exception as exc:  # a bug must not take the batch down; the log keeps the trace
             log.error("internal error on series %s", s.series_uid or "-", exc_info=True)
             result["status"] = "failed"
-            result["error"] = {"code": errors.INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}: {exc}"}
+            result["error"] = SpectSSPError(ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}").as_dict()
         result["timings_s"]["total"] = round(time.perf_counter() - t_start + read_s, 3)
         published = _relocate(result, staging, final)
         try:
@@ -165,8 +156,8 @@ class Pipeline:
             result["status"] = "failed"
             result["outputs"] = []
             reason = getattr(exc, "strerror", None) or str(exc)
-            result["error"] = {"code": errors.OUTPUT_WRITE_FAILED,
-                               "message": f"cannot write results to {str(final)!r}: {reason}"}
+            result["error"] = SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED,
+                                            f"cannot write results to {str(final)!r}: {reason}").as_dict()
             log.error("series %s: %s", s.series_uid or "-", result["error"]["message"])
             shutil.rmtree(staging, ignore_errors=True)
             return result
@@ -186,7 +177,7 @@ class Pipeline:
         if not passed:
             qc_png = outputs.write_registration_qc(staging, reg.volume, self.atlas)
             result["registration"]["qc_image"] = str(qc_png)
-            raise SpectSSPError(errors.REGISTRATION_FAILED,
+            raise SpectSSPError(ErrorCode.REGISTRATION_FAILED,
                                 f"registration to the template failed quality control (r = {reg.qc:.2f} < "
                                 f"{cfg.registration.qc_threshold}); see the QC picture.")
 
@@ -194,7 +185,7 @@ class Pipeline:
         try:
             ssp = self.analyser.analyse(reg.volume, estimate_on=reg.linear_volume)
         except ValueError as exc:  # a reference region without counts (outside the field of view)
-            raise SpectSSPError(errors.DEGENERATE_COUNTS, f"after registration, {exc}; the field of view "
+            raise SpectSSPError(ErrorCode.DEGENERATE_COUNTS, f"after registration, {exc}; the field of view "
                                 "may not cover the whole brain.") from None
         timings["ssp"] = round(time.perf_counter() - t, 3)
         if ssp.resolution is not None:
@@ -213,7 +204,7 @@ class Pipeline:
             try:
                 prediction = self.classifier.predict_ssp(self.atlas.surface, ssp)
             except (RuntimeError, ValueError) as exc:
-                raise SpectSSPError(errors.MODEL_ERROR, f"the classifier failed: {exc}") from None
+                raise SpectSSPError(ErrorCode.MODEL_ERROR, f"the classifier failed: {exc}") from None
             result["classification"] = prediction.as_result(cfg.classifier.indeterminate_below)
         else:
             result["warnings"].append("statistics only: no model configured (classification is null)"
@@ -228,7 +219,7 @@ class Pipeline:
                 ndb_label=f"normal DB: {self.ndb.tracer}, N={self.ndb.n}",
                 model_sha=getattr(self.classifier, "card_sha256", None))
         except OSError as exc:
-            raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
+            raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings["write"] = round(time.perf_counter() - t, 3)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
 
 
@@ -16,6 +16,6 @@ def add_config_arg(p: argparse.ArgumentParser) -> None:
 def existing_inputs(paths: list[Path]) -> list[Path]:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, f"input {missing[0]!r} does not exist"
+        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"input {missing[0]!r} does not exist"
                             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "") + ".")
     return paths

@@ -42,8 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectssp import errors
-    from spectssp.errors import SpectSSPError
+    from spectssp.errors import ErrorCode, SpectSSPError
 
     cfg = _config(args)
     from models.inference import load_classifier
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         clf = load_classifier(args.model, cfg.classifier.device)
     except (OSError, ValueError) as exc:
-        raise SpectSSPError(errors.MODEL_ERROR, f"cannot load the model: {exc}") from None
+        raise SpectSSPError(ErrorCode.MODEL_ERROR, f"cannot load the model: {exc}") from None
     sets, entries, data_notes = [], [], []
     if not args.no_simulated:
         sets, entries, data_notes = _simulated_sets(clf, cfg, args, progress)
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         sets.append(test)
         data_notes.append(note)
     if not sets:
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, "nothing to evaluate: give --data or keep the simulated sets.")
+        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, "nothing to evaluate: give --data or keep the simulated sets.")
     reports = _write_report(clf, sets, entries, data_notes, args)
     _print_summary(reports, clf.card["classes"], args.out)
     return 0
@@ -70,14 +69,13 @@ def _config(args: argparse.Namespace):
     """The run's config: --config's settings (validated) with --model, --normaldb and --device."""
     import yaml
 
-    from spectssp import errors
     from processor.config import from_dict
-    from spectssp.errors import SpectSSPError
+    from spectssp.errors import ErrorCode, SpectSSPError
 
     if not (args.model / "model.json").is_file():
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, f"{str(args.model)!r} is not a model directory (no model.json).")
+        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"{str(args.model)!r} is not a model directory (no model.json).")
     if args.data is not None and not args.data.is_dir():
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, f"--data {str(args.data)!r} is not a folder.")
+        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"--data {str(args.data)!r} is not a folder.")
     base: dict = {}
     base_dir = Path.cwd()
     if args.config is not None:
@@ -111,22 +109,21 @@ def _simulated_sets(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple
 
 def _test_set(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple[object, list, str]:
     """(test set, gallery entries, data note) of --data's studies through the whole pipeline."""
-    from spectssp import errors
-    from spectssp.errors import SpectSSPError
+    from spectssp.errors import ErrorCode, SpectSSPError
     from processor import evaluation
     from processor.pipeline import resolve_normal_database
     from atlas.normaldb import NormalDatabase
     try:
         studies = evaluation.find_studies(args.data)
     except ValueError as exc:
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, str(exc) + ".") from None
+        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, str(exc) + ".") from None
     ndb_sha = NormalDatabase.load(resolve_normal_database(cfg), volumes=False).sha256()
     if clf.normal_database_sha256 and ndb_sha != clf.normal_database_sha256:
         print("warning: the normal database differs from the one the model was trained against")
     try:
         test, entries = evaluation.pipeline_set(cfg, studies, args.out / "pipeline", progress)
     except ValueError as exc:
-        raise SpectSSPError(errors.MODEL_ERROR, str(exc) + ".") from None
+        raise SpectSSPError(ErrorCode.MODEL_ERROR, str(exc) + ".") from None
     return test, entries, f"test: {len(studies)} DICOM studies from {args.data} through the whole pipeline"
 
 

@@ -48,7 +48,7 @@ def _build(args: argparse.Namespace) -> int:
 
     from atlas import load_atlas
     from atlas.normaldb_build import NormalDatabaseBuilder
-    from spectssp import errors
+    from spectssp.errors import ErrorCode
     from processor.config import load_config
     from spectssp.errors import SpectSSPError
     from processor.intake import intake_options, load_series, normalise_tracer
@@ -70,9 +70,9 @@ def _build(args: argparse.Namespace) -> int:
         args.tracer = normalise_tracer(args.tracer) or args.tracer
         wrong = [t for t in tracers if t != args.tracer]
         if wrong:
-            raise SpectSSPError(errors.TRACER_NOT_COVERED, f"inputs include tracer {wrong[0]!r}, not {args.tracer!r}.")
+            raise SpectSSPError(ErrorCode.TRACER_NOT_COVERED, f"inputs include tracer {wrong[0]!r}, not {args.tracer!r}.")
     if len(tracers) > 1:
-        raise SpectSSPError(errors.TRACER_NOT_COVERED, "inputs mix tracers (" + ", ".join(sorted(tracers))
+        raise SpectSSPError(ErrorCode.TRACER_NOT_COVERED, "inputs mix tracers (" + ", ".join(sorted(tracers))
                             + "); a normal database holds one tracer only.")
     tracer = args.tracer or (tracers.pop() if tracers else "unknown")
     atlas = load_atlas()
@@ -84,7 +84,7 @@ def _build(args: argparse.Namespace) -> int:
             reg = register(s.image, atlas, cfg.registration.stages, cfg.registration.threads, cfg.registration.seed,
                            profile=cfg.registration.profile)
             if reg.qc < cfg.registration.qc_threshold:
-                raise SpectSSPError(errors.REGISTRATION_FAILED, f"QC r={reg.qc:.3f} below {cfg.registration.qc_threshold}")
+                raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"QC r={reg.qc:.3f} below {cfg.registration.qc_threshold}")
             # no patient ID: databases are shared and bundled; UID and age are enough
             builder.add(reg.volume, {"series_uid": s.series_uid, "age": _age_years(s.header), "qc": round(reg.qc, 4)},
                         estimate_on=reg.linear_volume)
@@ -93,15 +93,15 @@ def _build(args: argparse.Namespace) -> int:
             print(f"rejected  {s.series_uid}  [{exc.code}] {exc.message}")
         except (ValueError, RuntimeError) as exc:  # one bad study must not lose the others
             failed += 1
-            print(f"failed    {s.series_uid}  [{errors.INTERNAL_ERROR}] {exc}")
+            print(f"failed    {s.series_uid}  [{ErrorCode.INTERNAL_ERROR}] {exc}")
     try:
         ndb = builder.build(note=args.note)
     except ValueError as exc:
-        raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc) + ".") from None
+        raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc) + ".") from None
     try:
         ndb.save(args.out)
     except OSError as exc:
-        raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write {str(args.out)!r}: {exc.strerror or exc}.") from None
+        raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write {str(args.out)!r}: {exc.strerror or exc}.") from None
     print(f"normal database {args.out}: {ndb.n} members, tracer {tracer}, "
           f"{len(rejected) + failed} series left out")
     return 0 if not (rejected or failed) else 1
@@ -115,11 +115,11 @@ def _short_hash(path) -> str:
 def _check_writable(out: Path) -> None:
     """Fail before hours of registration, not after."""
     import os
-    from spectssp import errors
+    from spectssp.errors import ErrorCode
     from spectssp.errors import SpectSSPError
     parent = out.resolve().parent
     if out.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise SpectSSPError(errors.OUTPUT_WRITE_FAILED, f"cannot write the database to {str(out)!r} "
+        raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write the database to {str(out)!r} "
                             "(a folder, or its folder is missing or read-only).")
 
 
@@ -135,14 +135,14 @@ def _age_years(header) -> float | None:
 def _info(args: argparse.Namespace) -> int:
 
     from atlas.normaldb import NormalDatabase
-    from spectssp import errors
+    from spectssp.errors import ErrorCode
     from processor.config import load_config
     from spectssp.errors import SpectSSPError
     cfg = load_config(args.config)
     try:
         ndb = NormalDatabase.load(args.file, volumes=False)
     except ValueError as exc:
-        raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc)) from None
+        raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc)) from None
     m = ndb.meta
     print(f"file:        {args.file}")
     print(f"members:     {ndb.n}   tracer: {ndb.tracer}   age range: {m.get('age_range')}")

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from spectssp.errors import OUTPUT_WRITE_FAILED, ConfigError, SpectSSPError
+    from spectssp.errors import ConfigError, ErrorCode, SpectSSPError
     from processor.phantom import ScannerOptions, SubjectOptions, make_study, write_study
 
     if args.count < 1 or args.seed < 0 or args.start < 0:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SpectSSPError(OUTPUT_WRITE_FAILED, f"cannot create {args.out}: {exc.strerror}.") from exc
+        raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot create {args.out}: {exc.strerror}.") from exc
     indices = range(args.start, args.start + args.count)
     for n in tqdm(indices, desc=f"phantom {args.label}", unit="study", disable=args.count == 1):
         layout = args.layout
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             paths = write_study(study, args.out / study.name, layout)
         except OSError as exc:
-            raise SpectSSPError(OUTPUT_WRITE_FAILED, f"cannot write {study.name}: {exc.strerror}.") from exc
+            raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write {study.name}: {exc.strerror}.") from exc
         t = study.truth
         log.debug("%s: %s %s severity %.2f, matrix %d x %.2f mm, %d file(s)", study.name, t["label"],
                  t["variant"], t["severity"], t["scanner"]["matrix"], t["scanner"]["voxel_mm"], len(paths))

@@ -58,7 +58,7 @@ def _pick(cli, cfg_value):
 def run(args: argparse.Namespace) -> int:
     from atlas import load_atlas
     from atlas.normaldb import NormalDatabase
-    from spectssp import errors
+    from spectssp.errors import ErrorCode
     from processor.config import load_config
     from spectssp.errors import SpectSSPError
 
@@ -67,15 +67,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         ndb = NormalDatabase.load(args.normaldb)
     except ValueError as exc:
-        raise SpectSSPError(errors.NORMAL_DB_MISMATCH, str(exc)) from None
+        raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc)) from None
     if ndb.volumes is None:
-        raise SpectSSPError(errors.NORMAL_DB_MISMATCH, f"{args.normaldb} holds no member volumes, which the "
+        raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"{args.normaldb} holds no member volumes, which the "
                             "simulation needs; rebuild it with 'spectssp normaldb build'.")
     atlas = load_atlas()
     if ndb.meta.get("atlas_sha256") not in (None, atlas.sha256):
-        raise SpectSSPError(errors.NORMAL_DB_MISMATCH, "the normal database was built on another atlas version.")
+        raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, "the normal database was built on another atlas version.")
     if args.init is not None and not args.init.is_file():
-        raise SpectSSPError(errors.INPUT_NOT_FOUND, f"--init file {str(args.init)!r} does not exist.")
+        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"--init file {str(args.init)!r} does not exist.")
 
     from models.simulate import SimulationConfig, build_or_load
     from models.train import TrainConfig, train_model
@@ -89,14 +89,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         sim = SimulationConfig.for_protocol(protocol, **general, **knobs)
     except ValueError as exc:
-        raise SpectSSPError(errors.CONFIG_INVALID, str(exc) + ".") from None
+        raise SpectSSPError(ErrorCode.CONFIG_INVALID, str(exc) + ".") from None
     tc = TrainConfig(network=_pick(args.network, t.network), repeats=_pick(args.repeats, t.repeats),
                      epochs=_pick(args.epochs, t.epochs), patience=_pick(args.patience, t.patience),
                      batch_size=_pick(args.batch_size, t.batch_size), learning_rate=_pick(args.lr, t.learning_rate),
                      seed=_pick(args.seed, t.seed), device=_pick(args.device, t.device),
                      threads=_pick(args.threads, t.threads), init=str(args.init) if args.init else None)
     if tc.init and tc.network in ("tiny", "logreg"):
-        raise SpectSSPError(errors.CONFIG_INVALID, f"--init applies to torchvision networks, not {tc.network}.")
+        raise SpectSSPError(ErrorCode.CONFIG_INVALID, f"--init applies to torchvision networks, not {tc.network}.")
     progress = not args.no_progress
     cache = Path(args.cache_dir) if args.cache_dir else (Path(t.cache_dir) if t.cache_dir else None)
     ds, folder = build_or_load(ndb, atlas, sim, cache, progress=progress)
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         card = train_model(ds, tc, args.out, ndb_info=ndb_info, atlas_sha256=atlas.sha256, dataset_dir=folder,
                            inference=inference, progress=progress)
     except ValueError as exc:
-        raise SpectSSPError(errors.CONFIG_INVALID, str(exc)) from None
+        raise SpectSSPError(ErrorCode.CONFIG_INVALID, str(exc)) from None
     from models.metrics import fmt
     m = card["metrics"]
     print(f"model {card['name']}@{card['version']} -> {args.out}  ({card['training']['repeats']} repeat(s), "

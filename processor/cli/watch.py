@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from processor.cli.common import add_config_arg
+from spectssp.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from processor import logsetup
     from processor.config import load_config
-    from processor.daemon import AlreadyRunning, Daemon
+    from processor.daemon import Daemon
 
     cfg = load_config(args.config)
     log_dir = args.log_dir if args.log_dir is not None else Path(cfg.paths.state) / "logs"
     verbosity = -1 if args.quiet else args.verbose
     log_file = logsetup.configure(verbosity, log_dir, ["spectssp", *sys.argv[1:]])
     if args.workers is not None and args.workers < 1:
-        print("spectssp: error [config_invalid] --workers must be at least 1.", file=sys.stderr)
-        return 2
+        raise ConfigError("--workers must be at least 1.")
     daemon = Daemon(cfg, workers=args.workers, log_file=str(log_file) if log_file else None)
     daemon.install_signal_handlers()
-    try:
-        return daemon.run()
-    except AlreadyRunning as exc:
-        print(f"spectssp: error {exc}", file=sys.stderr)
-        return 1
+    return daemon.run()  # AlreadyRunning is a SpectSSPError: main prints its code, exit status 1

@@ -23,7 +23,7 @@ from typing import Callable
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from spectssp import errors
+from spectssp.errors import ErrorCode, SpectSSPError
 from processor.intake.discover import header_text
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,8 @@ class Header:
     accession: str | None
 
 
-class HeaderError(Exception):
-    """The file is not DICOM, or lacks what identifies its series."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+class HeaderError(SpectSSPError):
+    """The file is not DICOM, or lacks what identifies its series (a rejection code and a sentence)."""
 
 
 def read_header(path: Path) -> Header:
@@ -58,15 +54,15 @@ def read_header(path: Path) -> Header:
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS)
         except InvalidDicomError:
             if _has_prefix(path):
-                raise HeaderError(errors.UNREADABLE, "DICOM file is truncated or its header is corrupt.") from None
+                raise HeaderError(ErrorCode.UNREADABLE, "DICOM file is truncated or its header is corrupt.") from None
             try:  # a bare dataset without preamble, as some old systems write it
                 ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS, force=True)
             except Exception:
-                raise HeaderError(errors.NOT_DICOM, "file is not DICOM (no DICM prefix and no DICOM header).") from None
+                raise HeaderError(ErrorCode.NOT_DICOM, "file is not DICOM (no DICM prefix and no DICOM header).") from None
         except OSError as exc:
-            raise HeaderError(errors.UNREADABLE, f"file cannot be read ({exc.strerror or exc}).") from None
+            raise HeaderError(ErrorCode.UNREADABLE, f"file cannot be read ({exc.strerror or exc}).") from None
         except Exception as exc:  # pydicom raises many types for corrupt headers
-            raise HeaderError(errors.UNREADABLE, f"DICOM header cannot be parsed ({type(exc).__name__}).") from None
+            raise HeaderError(ErrorCode.UNREADABLE, f"DICOM header cannot be parsed ({type(exc).__name__}).") from None
 
         def text(keyword: str) -> str | None:
             return header_text(ds, keyword)
@@ -74,10 +70,10 @@ def read_header(path: Path) -> Header:
         series = text("SeriesInstanceUID")
     if series is None:
         if _has_prefix(path):
-            raise HeaderError(errors.UNREADABLE, "DICOM file is truncated or its header lacks a SeriesInstanceUID.")
+            raise HeaderError(ErrorCode.UNREADABLE, "DICOM file is truncated or its header lacks a SeriesInstanceUID.")
         if text("SOPClassUID") is None and text("Modality") is None:
-            raise HeaderError(errors.NOT_DICOM, "file is not DICOM (no DICM prefix and no DICOM header).")
-        raise HeaderError(errors.UNREADABLE, "DICOM object has no SeriesInstanceUID.")
+            raise HeaderError(ErrorCode.NOT_DICOM, "file is not DICOM (no DICM prefix and no DICOM header).")
+        raise HeaderError(ErrorCode.UNREADABLE, "DICOM object has no SeriesInstanceUID.")
     return Header(series, text("SOPInstanceUID"), text("StudyInstanceUID"), text("AccessionNumber"))
 
 

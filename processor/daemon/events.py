@@ -50,3 +50,16 @@ class WatchdogSource:
             self._observer.stop()
             self._observer.join(timeout=10)
             self._observer = None
+
+
+class ManualSource:
+    """No watcher: paths arrive only through ``Daemon.notify`` and the periodic rescan.
+
+    For tests and benchmarks that step the daemon themselves and must not depend on inotify.
+    """
+
+    def start(self, callback: Callback) -> None:
+        """Nothing to start."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""

@@ -22,33 +22,50 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-from spectssp import errors
+from spectssp.errors import ErrorCode, SpectSSPError
 from processor.config import Section
 from processor.daemon.assembly import Assembler, Ready, remove_empty_dirs
 from processor.daemon.events import EventSource, WatchdogSource
 from processor.daemon.jobfiles import JobFiles, entry_name
 from processor.daemon.ledger import (DONE, DUPLICATE, FAILED, QUEUED, RECEIVED, REJECTED, RUNNING, FileEntry,
                                      Job, Ledger, content_hash)
-from processor.daemon.workers import PIPELINE_FACTORY, Event, WorkerPool, default_workers
+from processor.daemon.workers import PIPELINE_FACTORY, Event, EventKind, WorkerPool, default_workers
 from spectssp.fsutil import file_sha256
 
 log = logging.getLogger(__name__)
 
 
-class AlreadyRunning(RuntimeError):
-    """Another daemon holds the state folder's lock."""
+class Delivery(Protocol):
+    """What the daemon needs of an outbox (:class:`processor.net.outbox.Outbox`, or a test double)."""
+
+    def enqueue(self, files: list[Path], destination: Any) -> int: ...
+
+    def deliver_due(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+class AlreadyRunning(SpectSSPError):
+    """Another daemon holds the state folder's lock (code ``already_running``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.ALREADY_RUNNING, message)
 
 
 class Daemon:
     """``spectssp watch`` as an object: construct, then :meth:`run` (or :meth:`start` + :meth:`step`)."""
 
     def __init__(self, cfg: Section, *, factory: str = PIPELINE_FACTORY,
-                 events: EventSource | None | str = "watchdog", clock: Callable[[], float] = time.monotonic,
+                 events: EventSource | None = None, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time, workers: int | None = None,
-                 start_method: str = "spawn", log_file: str | None = None, outbox: Any = "config",
+                 start_method: str = "spawn", log_file: str | None = None, outbox: Delivery | None = None,
                  scp_host: str | None = None) -> None:
+        """``events``: what reports changes in the watch folder (None: inotify on paths.incoming;
+        :class:`ManualSource` when the caller steps the daemon itself). ``outbox``: where DICOM
+        outputs are queued for delivery (None: an :class:`Outbox` for the configured destinations,
+        or no delivery when there are none)."""
         self.cfg = cfg
         self.incoming = Path(cfg.paths.incoming)
         self.output = Path(cfg.paths.output)
@@ -62,7 +79,7 @@ class Daemon:
         self.clock = clock
         self.n_workers = workers or d.workers or default_workers()
         self.factory, self.start_method, self.log_file = factory, start_method, log_file
-        self.events = WatchdogSource(self.incoming) if events == "watchdog" else events
+        self.events: EventSource = WatchdogSource(self.incoming) if events is None else events
         self._outbox_arg = outbox
         self.scp_host = scp_host or cfg.scp.host
         self.wall = wall
@@ -73,7 +90,7 @@ class Daemon:
         self.files: JobFiles | None = None
         self.assembler = Assembler(self.incoming, self.quiet_s, clock)
         self.pool: WorkerPool | None = None
-        self.outbox: Any = None
+        self.outbox: Delivery | None = None
         self.scp: Any = None
         self._lock_fd: int | None = None
         self._delivery: threading.Thread | None = None
@@ -116,8 +133,7 @@ class Daemon:
                                log_file=self.log_file)
         self.pool.start()
         self.assembler.scan()
-        if self.events is not None:
-            self.events.start(self.notify)
+        self.events.start(self.notify)
         if self.cfg.scp.enabled:
             from processor.net.scp import start_scp
             self.scp = start_scp(self.cfg.scp.ae_title, self.cfg.scp.port, self.incoming,
@@ -188,8 +204,7 @@ class Daemon:
         log.info("daemon stopped")
 
     def _stop_intake(self) -> None:
-        if self.events is not None:
-            self.events.stop()
+        self.events.stop()
         if self.scp is not None:
             self.scp.shutdown()
             self.scp = None
@@ -205,8 +220,8 @@ class Daemon:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
 
-    def _open_outbox(self) -> Any:
-        if self._outbox_arg != "config":
+    def _open_outbox(self) -> Delivery | None:
+        if self._outbox_arg is not None:
             return self._outbox_arg
         if not self.cfg.destinations:
             return None
@@ -287,7 +302,7 @@ class Daemon:
                        error_code=error.code if error else None, error_message=error.message if error else None)
         present = self.files.gather(job.id, entries)
         if not present:
-            L.transition(job.id, (RECEIVED,), FAILED, error_code=errors.INPUT_NOT_FOUND,
+            L.transition(job.id, (RECEIVED,), FAILED, error_code=ErrorCode.INPUT_NOT_FOUND,
                          error_message="every input file vanished before it could be taken in.")
             return
         self._after_receive(L.get(job.id))
@@ -343,7 +358,7 @@ class Daemon:
             if job is None:
                 return
             if job.attempts >= self.max_attempts:
-                self._finish_failed(job, errors.WORKER_CRASHED,
+                self._finish_failed(job, ErrorCode.WORKER_CRASHED,
                                     f"gave up after {job.attempts} attempt(s): {job.last_error or 'interrupted'}.",
                                     from_state=QUEUED)
                 continue
@@ -351,9 +366,9 @@ class Daemon:
             self.pool.submit(worker, job.id, self.files.inputs(job.id, L.files(job.id)), self.output)
 
     def _handle(self, ev: Event) -> None:
-        if ev.kind == "ready":
+        if ev.kind == EventKind.READY:
             return
-        if ev.kind == "init_failed":
+        if ev.kind == EventKind.INIT_FAILED:
             self.fatal = f"[{ev.code}] {ev.message}"
             log.error("workers cannot start: %s; stopping (queued jobs are kept)", self.fatal)
             self.pool.closing = True
@@ -362,13 +377,13 @@ class Daemon:
         job = self.ledger.get(ev.job_id)
         if ev.rss_mb is not None:
             self.peak_rss_mb[ev.worker_pid] = max(self.peak_rss_mb.get(ev.worker_pid, 0.0), ev.rss_mb)
-        if ev.kind == "crashed":
+        if ev.kind == EventKind.CRASHED:
             if job.attempts < self.max_attempts:
                 self.ledger.transition(job.id, (RUNNING,), QUEUED, note=f"retry: {ev.message}",
                                        last_error=ev.message)
             else:
                 self._finish_failed(job, ev.code, f"{ev.message}; gave up after {job.attempts} attempt(s).")
-        elif ev.kind == "error":
+        elif ev.kind == EventKind.ERROR:
             self._finish_failed(job, ev.code, ev.message)
         else:
             self._finish(job, ev.results)
@@ -378,21 +393,21 @@ class Daemon:
         bad = next((r for r in results if r.get("status") == "failed"), None) or \
             next((r for r in results if r.get("status") == "rejected"), None)
         if not results:
-            return self._finish_failed(job, errors.INTERNAL_ERROR, "the pipeline returned no result.")
+            return self._finish_failed(job, ErrorCode.INTERNAL_ERROR, "the pipeline returned no result.")
         outputs = [o for r in results for o in (r.get("outputs") or [])]
         if bad is None:
             job = self.ledger.transition(job.id, (RUNNING,), DONE, outputs=outputs)
             self._dispose(job)
             self._enqueue(job)
             return
-        err = bad.get("error") or {"code": errors.INTERNAL_ERROR, "message": "no error given"}
+        err = bad.get("error") or SpectSSPError(ErrorCode.INTERNAL_ERROR, "no error given").as_dict()
         state = FAILED if "failed" in statuses else REJECTED
         job = self.ledger.transition(job.id, (RUNNING,), state, outputs=outputs,
                                      error_code=err.get("code"), error_message=err.get("message"))
         self._dispose(job)
 
     def _finish_failed(self, job: Job, code: str | None, message: str | None, from_state: str = RUNNING) -> None:
-        job = self.ledger.transition(job.id, (from_state,), FAILED, error_code=code or errors.INTERNAL_ERROR,
+        job = self.ledger.transition(job.id, (from_state,), FAILED, error_code=code or ErrorCode.INTERNAL_ERROR,
                                      error_message=message)
         self._dispose(job)
 

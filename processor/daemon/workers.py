@@ -21,12 +21,12 @@ import resource
 import signal
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
-from spectssp import errors
-from spectssp.errors import SpectSSPError
-from processor.logsetup import log_file_handler
+from processor import logsetup
+from spectssp.errors import ErrorCode, SpectSSPError
 
 log = logging.getLogger(__name__)
 
@@ -62,79 +62,112 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+# -- messages over the pipe (picklable: they cross a spawn boundary) ---------------------
+class JobRequest(NamedTuple):
+    """Daemon -> worker: run one job (paths as strings: plain data over the pipe)."""
+
+    job_id: int
+    paths: list[str]
+    out_root: str
+
+
+class WorkerReady(NamedTuple):
+    """Worker -> daemon: built its processing function, takes jobs."""
+
+    pid: int
+
+
+class InitFailed(NamedTuple):
+    """Worker -> daemon: could not build its processing function (the daemon stops)."""
+
+    code: ErrorCode
+    message: str
+
+
+class JobDone(NamedTuple):
+    """Worker -> daemon: the job ran; one result dict per series."""
+
+    job_id: int
+    results: list[dict[str, Any]]
+    rss_mb: float
+
+
+class JobError(NamedTuple):
+    """Worker -> daemon: the job raised; the code and sentence go to the ledger."""
+
+    job_id: int
+    code: ErrorCode
+    message: str
+    rss_mb: float
+
+
+WorkerMessage = WorkerReady | InitFailed | JobDone | JobError
+
+
 def worker_main(conn: mpc.Connection, factory: str, cfg: Any, parent_pid: int, log_file: str | None) -> None:
     """Entry point of a worker process: build the function once, then serve jobs until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent_pid)
-    _worker_logging(log_file)
+    logsetup.setup_process(logging.WARNING, log_file, logsetup.WORKER_CONSOLE_FORMAT)
     try:
         fn = resolve(factory)(cfg)
     except SpectSSPError as exc:
-        conn.send(("init_failed", None, exc.code, exc.message))
+        conn.send(InitFailed(exc.code, exc.message))
         return
     except BaseException as exc:  # noqa: BLE001 - reported to the daemon, which stops cleanly
         logging.getLogger(__name__).debug("worker start-up failed", exc_info=True)
-        conn.send(("init_failed", None, errors.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
+        conn.send(InitFailed(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", None, os.getpid()))
+    conn.send(WorkerReady(os.getpid()))
     while True:
         try:
-            msg = conn.recv()
+            req: JobRequest | None = conn.recv()
         except (EOFError, OSError):
             return
-        if msg is None:
+        if req is None:
             return
-        job_id, paths, out_root = msg
-        conn.send(_run_one(fn, job_id, [Path(p) for p in paths], Path(out_root)))
+        conn.send(_run_one(fn, req.job_id, [Path(p) for p in req.paths], Path(req.out_root)))
 
 
-def _run_one(fn: ProcessFn, job_id: int, paths: list[Path], out_root: Path) -> tuple:
+def _run_one(fn: ProcessFn, job_id: int, paths: list[Path], out_root: Path) -> JobDone | JobError:
     """Run one job; every exception becomes an (error code, sentence) for the ledger."""
     try:
-        return ("result", job_id, fn(paths, out_root), peak_rss_mb())
+        return JobDone(job_id, fn(paths, out_root), peak_rss_mb())
     except SpectSSPError as exc:
-        return ("error", job_id, exc.code, exc.message, peak_rss_mb())
+        return JobError(job_id, exc.code, exc.message, peak_rss_mb())
     except OSError as exc:
         where = str(exc.filename or "")
         if where.startswith(str(out_root)):
-            return ("error", job_id, errors.OUTPUT_WRITE_FAILED,
-                    f"cannot write results in the output folder {str(out_root)!r}: {exc.strerror or exc}.",
-                    peak_rss_mb())
+            return JobError(job_id, ErrorCode.OUTPUT_WRITE_FAILED,
+                            f"cannot write results in the output folder {str(out_root)!r}: {exc.strerror or exc}.",
+                            peak_rss_mb())
         logging.getLogger(__name__).debug("job %s: OS error", job_id, exc_info=True)
-        return ("error", job_id, errors.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", peak_rss_mb())
+        return JobError(job_id, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", peak_rss_mb())
     except Exception as exc:  # a bug: the trace goes to the log file, the daemon goes on
         logging.getLogger(__name__).error("job %s: unexpected %s", job_id, type(exc).__name__, exc_info=True)
-        return ("error", job_id, errors.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}", peak_rss_mb())
+        return JobError(job_id, ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}", peak_rss_mb())
 
 
-def _worker_logging(log_file: str | None) -> None:
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG)
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    err = logging.StreamHandler()
-    err.setLevel(logging.WARNING)
-    err.setFormatter(logging.Formatter("%(levelname)s [worker %(process)d] %(message)s"))
-    root.addHandler(err)
-    for noisy in ("PIL", "matplotlib", "h5py", "fsspec"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    if log_file:
-        try:
-            fh = log_file_handler(log_file)  # O_APPEND: lines from processes interleave whole
-        except OSError:
-            return
-        root.addHandler(fh)
+# -- what the pool reports to the daemon -------------------------------------------------
+class EventKind(StrEnum):
+    """What happened: a worker became ready or could not start, a job ended or its worker died."""
+
+    READY = "ready"
+    INIT_FAILED = "init_failed"
+    RESULT = "result"
+    ERROR = "error"
+    CRASHED = "crashed"
 
 
 @dataclass
 class Event:
-    """What the pool reports: ``kind`` is result, error, crashed, init_failed or ready."""
+    """What the pool reports; ``job_id`` is set for RESULT, ERROR and CRASHED."""
 
-    kind: str
+    kind: EventKind
     job_id: int | None = None
     results: list[dict[str, Any]] = field(default_factory=list)
-    code: str | None = None
+    code: ErrorCode | None = None
     message: str | None = None
     rss_mb: float | None = None
     worker_pid: int | None = None
@@ -185,7 +218,7 @@ class WorkerPool:
         return {w.job_id: w.proc.pid for w in self.workers if w.job_id is not None}
 
     def submit(self, worker: _Worker, job_id: int, paths: list[Path], out_root: Path) -> None:
-        worker.conn.send((job_id, [str(p) for p in paths], str(out_root)))
+        worker.conn.send(JobRequest(job_id, [str(p) for p in paths], str(out_root)))
         worker.job_id, worker.started = job_id, time.monotonic()
 
     def kill_overdue(self, timeout_s: float) -> None:
@@ -218,21 +251,19 @@ class WorkerPool:
                     events.extend(self._dead(w))
         return events
 
-    def _message(self, w: _Worker, msg: tuple) -> Event:
-        kind = msg[0]
-        if kind == "ready":
+    def _message(self, w: _Worker, msg: WorkerMessage) -> Event:
+        if isinstance(msg, WorkerReady):
             w.ready = True
-            return Event("ready", worker_pid=msg[2])
-        if kind == "init_failed":
-            return Event("init_failed", code=msg[2], message=msg[3], worker_pid=w.proc.pid)
-        job_id = msg[1]
+            return Event(EventKind.READY, worker_pid=msg.pid)
+        if isinstance(msg, InitFailed):
+            return Event(EventKind.INIT_FAILED, code=msg.code, message=msg.message, worker_pid=w.proc.pid)
         w.job_id, w.killed_for = None, None
-        rss = msg[-1]
-        w.peak_rss_mb = max(w.peak_rss_mb, rss)
+        w.peak_rss_mb = max(w.peak_rss_mb, msg.rss_mb)
         self.peak_rss_mb[w.proc.pid] = w.peak_rss_mb
-        if kind == "result":
-            return Event("result", job_id, results=msg[2], rss_mb=rss, worker_pid=w.proc.pid)
-        return Event("error", job_id, code=msg[2], message=msg[3], rss_mb=rss, worker_pid=w.proc.pid)
+        if isinstance(msg, JobDone):
+            return Event(EventKind.RESULT, msg.job_id, results=msg.results, rss_mb=msg.rss_mb, worker_pid=w.proc.pid)
+        return Event(EventKind.ERROR, msg.job_id, code=msg.code, message=msg.message, rss_mb=msg.rss_mb,
+                     worker_pid=w.proc.pid)
 
     def _dead(self, w: _Worker) -> list[Event]:
         self.workers.remove(w)
@@ -243,7 +274,7 @@ class WorkerPool:
         if w.job_id is not None:
             reason = w.killed_for or f"the worker process died ({how})"
             log.warning("worker %d died (%s) while running job %d", w.proc.pid, how, w.job_id)
-            events.append(Event("crashed", w.job_id, code=errors.WORKER_CRASHED, message=reason,
+            events.append(Event(EventKind.CRASHED, w.job_id, code=ErrorCode.WORKER_CRASHED, message=reason,
                                 worker_pid=w.proc.pid))
         elif not self.closing:
             log.warning("idle worker %d died (%s)", w.proc.pid, how)

@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from processor.dicom_out.sanitize import safe_uid_for_filename
-from spectssp.errors import OUTPUT_WRITE_FAILED, SpectSSPError
+from spectssp.errors import ErrorCode, SpectSSPError
 from spectssp.fsutil import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -67,10 +67,10 @@ def output_path(out_dir: Path, prefix: str, sop_instance_uid: str) -> Path:
 
 def atomic_save(ds: Dataset, path: Path, study_uid: str) -> None:
     """Write atomically (see :func:`spectssp.fsutil.atomic_write`); failures become
-    ``OUTPUT_WRITE_FAILED`` with the study UID in the log."""
+    ``ErrorCode.OUTPUT_WRITE_FAILED`` with the study UID in the log."""
     try:
         atomic_write(Path(path), lambda fh: ds.save_as(fh, enforce_file_format=True))
     except Exception as exc:
         logger.error("study %s: writing %s failed: %s", study_uid, path.name, exc)
-        raise SpectSSPError(OUTPUT_WRITE_FAILED,
+        raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED,
                             f"could not write {path.name} in {path.parent}: {exc}.") from None

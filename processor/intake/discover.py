@@ -17,7 +17,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,9 @@ def find_files(paths: Iterable[Path | str]) -> list[Path]:
         elif p.is_file():
             found.setdefault(os.path.normpath(os.path.abspath(p)), p)
         elif p.exists():
-            raise SpectSSPError(errors.INPUT_NOT_FOUND, f"input {str(p)!r} is neither a file nor a folder.")
+            raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"input {str(p)!r} is neither a file nor a folder.")
         else:
-            raise SpectSSPError(errors.INPUT_NOT_FOUND, f"input {str(p)!r} does not exist.")
+            raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"input {str(p)!r} does not exist.")
     return [found[k] for k in sorted(found)]
 
 
@@ -89,10 +89,10 @@ def read_header(path: Path, *, max_file_mb: float) -> FileHeader:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        fh.error = SpectSSPError(errors.UNREADABLE, f"file cannot be opened ({exc.strerror}).")
+        fh.error = SpectSSPError(ErrorCode.UNREADABLE, f"file cannot be opened ({exc.strerror}).")
         return fh
     if size == 0:
-        fh.error = SpectSSPError(errors.NOT_DICOM, "file is empty.")
+        fh.error = SpectSSPError(ErrorCode.NOT_DICOM, "file is empty.")
         return fh
     if size > max_file_mb * 1024 * 1024:
         fh.oversize_mb = size / (1024 * 1024)
@@ -105,14 +105,14 @@ def read_header(path: Path, *, max_file_mb: float) -> FileHeader:
             fh.ds = _forced_read(path, defer)
             fh.forced = fh.ds is not None
             if fh.ds is None:
-                fh.error = SpectSSPError(errors.NOT_DICOM, "file is not DICOM (no DICM prefix and no DICOM header).")
+                fh.error = SpectSSPError(ErrorCode.NOT_DICOM, "file is not DICOM (no DICM prefix and no DICOM header).")
         except OSError as exc:
-            fh.error = SpectSSPError(errors.UNREADABLE, f"file cannot be read ({exc.strerror or exc}).")
+            fh.error = SpectSSPError(ErrorCode.UNREADABLE, f"file cannot be read ({exc.strerror or exc}).")
         except Exception as exc:  # pydicom raises many types for corrupt headers
             log.debug("header of %s failed to parse", path, exc_info=True)
-            fh.error = SpectSSPError(errors.UNREADABLE, f"DICOM header cannot be parsed ({type(exc).__name__}).")
+            fh.error = SpectSSPError(ErrorCode.UNREADABLE, f"DICOM header cannot be parsed ({type(exc).__name__}).")
         if fh.ds is not None and not fh.forced and not _looks_like_dicom(fh.ds):
-            fh.error = SpectSSPError(errors.UNREADABLE, "DICOM header lacks SOPClassUID and SeriesInstanceUID.")
+            fh.error = SpectSSPError(ErrorCode.UNREADABLE, "DICOM header lacks SOPClassUID and SeriesInstanceUID.")
             fh.ds = None
     for w in caught:
         log.debug("%s: pydicom: %s", path.name, w.message)
@@ -152,10 +152,10 @@ def read_full(fh: FileHeader) -> Dataset:
         try:
             ds = pydicom.dcmread(fh.path, force=fh.forced)
         except OSError as exc:
-            raise SpectSSPError(errors.UNREADABLE, f"file {fh.path.name!r} cannot be read ({exc.strerror or exc}).") from None
+            raise SpectSSPError(ErrorCode.UNREADABLE, f"file {fh.path.name!r} cannot be read ({exc.strerror or exc}).") from None
         except Exception as exc:
             log.debug("full read of %s failed", fh.path, exc_info=True)
-            raise SpectSSPError(errors.UNREADABLE,
+            raise SpectSSPError(ErrorCode.UNREADABLE,
                                 f"file {fh.path.name!r} cannot be parsed ({type(exc).__name__}).") from None
     for w in caught:
         log.debug("%s: pydicom: %s", fh.path.name, w.message)

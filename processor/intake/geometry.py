@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
 
 _ORTHO_TOL = 1e-3      # direction cosines are written with limited precision
@@ -38,7 +38,7 @@ class Grid:
 
 
 def _geom_error(message: str) -> SpectSSPError:
-    return SpectSSPError(errors.INCONSISTENT_GEOMETRY, message)
+    return SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY, message)
 
 
 def orientation(iop: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
 from processor.intake import validate as v
 from processor.intake.discover import FileHeader, find_files, header_text, read_full, read_header
@@ -66,7 +66,7 @@ def read_volume(paths: Sequence[Path | str], *, max_voxels: int = DEFAULT_MAX_VO
         if not r.ok:
             raise r.error
     if len(results) != 1:
-        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY, f"expected one series, found {len(results)}.")
+        raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY, f"expected one series, found {len(results)}.")
     return results[0].image, results[0].header
 
 
@@ -130,10 +130,10 @@ def _assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, expected_
     except SpectSSPError as exc:
         out.reject(exc)
     except MemoryError:
-        out.reject(SpectSSPError(errors.IMPLAUSIBLE_SIZE, "the series does not fit in memory."))
+        out.reject(SpectSSPError(ErrorCode.IMPLAUSIBLE_SIZE, "the series does not fit in memory."))
     except Exception as exc:  # a file shape nobody foresaw: report it, never a traceback
         log.warning("series %s: unexpected %s during intake", group.series_uid, type(exc).__name__, exc_info=True)
-        out.reject(SpectSSPError(errors.UNREADABLE, f"the series could not be read ({type(exc).__name__})."))
+        out.reject(SpectSSPError(ErrorCode.UNREADABLE, f"the series could not be read ({type(exc).__name__})."))
     if out.ok:
         log.debug("series %s accepted: %s %s", out.series_uid, out.layout, out.matrix)
     else:
@@ -147,24 +147,24 @@ def _build(out: SeriesIntake, group: SeriesGroup, *, max_voxels: int, min_slices
     for fh in group.instances[1:]:
         v.check_kind(fh.ds)
         if v.value(fh.ds, "SOPClassUID") != v.value(first, "SOPClassUID"):
-            raise SpectSSPError(errors.INCONSISTENT_GEOMETRY, "the series mixes SOP classes.")
+            raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY, "the series mixes SOP classes.")
     oversize = [fh for fh in group.instances if fh.oversize_mb]
     if oversize:
-        raise SpectSSPError(errors.IMPLAUSIBLE_SIZE,
+        raise SpectSSPError(ErrorCode.IMPLAUSIBLE_SIZE,
                             f"file {oversize[0].path.name!r} is {oversize[0].oversize_mb:.0f} MB, above the size limit.")
     if group.series_uid is None:
-        raise SpectSSPError(errors.UNREADABLE, "the object has no SeriesInstanceUID.")
+        raise SpectSSPError(ErrorCode.UNREADABLE, "the object has no SeriesInstanceUID.")
     for fh in group.instances:
         v.check_pixel_format(fh.ds)
     frames = [v.as_int(fh.ds, "NumberOfFrames", 1) or 1 for fh in group.instances]
     if len(group.instances) == 1 and frames[0] > 1:
         _multiframe(out, group.instances[0], frames[0], max_voxels=max_voxels, min_slices=min_slices)
     elif len(group.instances) == 1:
-        raise SpectSSPError(errors.PLANAR, "the series is a single 2D image, not a reconstructed volume.")
+        raise SpectSSPError(ErrorCode.PLANAR, "the series is a single 2D image, not a reconstructed volume.")
     elif max(frames) == 1:
         _slices(out, group.instances, max_voxels=max_voxels, min_slices=min_slices)
     else:
-        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY,
+        raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY,
                             f"the series holds {len(frames)} objects of which some are multi-frame; one volume is expected.")
     arr = _array_view(out.image)
     v.check_counts(arr)
@@ -178,7 +178,7 @@ def _multiframe(out: SeriesIntake, fh: FileHeader, frames: int, *, max_voxels: i
     rows, cols = v.as_int(fh.ds, "Rows"), v.as_int(fh.ds, "Columns")
     v.check_size(rows, cols, frames, max_voxels)
     if frames < min_slices:
-        raise SpectSSPError(errors.IMPLAUSIBLE_SIZE,
+        raise SpectSSPError(ErrorCode.IMPLAUSIBLE_SIZE,
                             f"the volume has {frames} slices, fewer than the minimum of {min_slices}.")
     v.check_frame_vectors(fh.ds)
     ds = read_full(fh)
@@ -193,7 +193,7 @@ def _slices(out: SeriesIntake, instances: list[FileHeader], *, max_voxels: int, 
     v.check_size(rows, cols, len(headers), max_voxels)
     order, grid = slice_geometry(headers)
     if len(headers) < min_slices:
-        raise SpectSSPError(errors.INCOMPLETE_SERIES,
+        raise SpectSSPError(ErrorCode.INCOMPLETE_SERIES,
                             f"the series has {len(headers)} slices, fewer than the minimum of {min_slices}.")
     planes = []
     for i in order:

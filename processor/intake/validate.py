@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
 
 NM_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
@@ -46,7 +46,7 @@ def as_int(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
     try:
         return int(v)
     except (TypeError, ValueError):
-        raise SpectSSPError(errors.UNREADABLE, f"{keyword} {str(v)[:32]!r} is not an integer.") from None
+        raise SpectSSPError(ErrorCode.UNREADABLE, f"{keyword} {str(v)[:32]!r} is not an integer.") from None
 
 
 def as_floats(ds: Dataset, keyword: str) -> list[float] | None:
@@ -56,7 +56,7 @@ def as_floats(ds: Dataset, keyword: str) -> list[float] | None:
     try:
         return [float(x) for x in as_list(v)]
     except (TypeError, ValueError):
-        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY, f"{keyword} {str(v)[:40]!r} is not numeric.") from None
+        raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY, f"{keyword} {str(v)[:40]!r} is not numeric.") from None
 
 
 def as_list(v: Any) -> list[Any]:
@@ -78,22 +78,22 @@ def check_kind(ds: Dataset) -> list[str]:
     modality = str(value(ds, "Modality", "") or "").strip().upper()
     if modality not in SUPPORTED_MODALITIES:
         shown = modality or "missing"
-        raise SpectSSPError(errors.UNSUPPORTED_MODALITY,
+        raise SpectSSPError(ErrorCode.UNSUPPORTED_MODALITY,
                             f"modality {shown} is not supported; brain perfusion SPECT (NM) is expected.")
     sop = str(value(ds, "SOPClassUID", "") or "")
     if sop not in SUPPORTED_SOP_CLASSES:
-        raise SpectSSPError(errors.UNSUPPORTED_SOP_CLASS,
+        raise SpectSSPError(ErrorCode.UNSUPPORTED_SOP_CLASS,
                             f"SOP class {sop or 'missing'} is not supported; NM Image Storage or a PET/NM slice series is expected.")
     warnings: list[str] = []
     if modality == "NM":
         kinds = image_type(ds)
         recon = [k for k in kinds if k.startswith("RECON")]
         if _GATED_RECON in kinds:
-            raise SpectSSPError(errors.UNSUPPORTED_IMAGE, "gated reconstructed tomography (RECON GATED TOMO) is not supported.")
+            raise SpectSSPError(ErrorCode.UNSUPPORTED_IMAGE, "gated reconstructed tomography (RECON GATED TOMO) is not supported.")
         if not recon:
             planar = sorted(_NOT_RECONSTRUCTED.intersection(kinds))
             if planar:
-                raise SpectSSPError(errors.PLANAR,
+                raise SpectSSPError(ErrorCode.PLANAR,
                                     f"image type {planar[0]} is not a reconstructed volume (RECON TOMO expected).")
             warnings.append("ImageType does not say RECON TOMO; treated as a reconstructed volume from its geometry.")
     return warnings
@@ -103,42 +103,42 @@ def check_pixel_format(ds: Dataset) -> None:
     """Only grey-scale integer pixels of common widths are decoded."""
     spp = as_int(ds, "SamplesPerPixel", 1)
     if spp != 1:
-        raise SpectSSPError(errors.UNSUPPORTED_IMAGE, f"images with {spp} samples per pixel (colour) are not supported.")
+        raise SpectSSPError(ErrorCode.UNSUPPORTED_IMAGE, f"images with {spp} samples per pixel (colour) are not supported.")
     bits = as_int(ds, "BitsAllocated", None)
     if bits not in _BITS:
-        raise SpectSSPError(errors.UNSUPPORTED_IMAGE, f"BitsAllocated {bits} is not supported (8, 16 or 32 expected).")
+        raise SpectSSPError(ErrorCode.UNSUPPORTED_IMAGE, f"BitsAllocated {bits} is not supported (8, 16 or 32 expected).")
 
 
 def check_frame_vectors(ds: Dataset) -> None:
     for keyword, what in _OTHER_VECTORS.items():
         v = value(ds, keyword, None)
         if v is not None and len(set(as_list(v))) > 1:
-            raise SpectSSPError(errors.UNSUPPORTED_IMAGE, f"the frames hold several {what}, not one reconstructed volume.")
+            raise SpectSSPError(ErrorCode.UNSUPPORTED_IMAGE, f"the frames hold several {what}, not one reconstructed volume.")
 
 
 def check_size(rows: int | None, cols: int | None, slices: int, max_voxels: int) -> None:
     """Header-declared size must be plausible before any pixel data is allocated."""
     if rows is None or cols is None:
-        raise SpectSSPError(errors.NO_PIXEL_DATA, "Rows or Columns is missing.")
+        raise SpectSSPError(ErrorCode.NO_PIXEL_DATA, "Rows or Columns is missing.")
     if rows < 2 or cols < 2 or slices < 1:
-        raise SpectSSPError(errors.IMPLAUSIBLE_SIZE, f"matrix {cols}x{rows}x{slices} is too small for a volume.")
+        raise SpectSSPError(ErrorCode.IMPLAUSIBLE_SIZE, f"matrix {cols}x{rows}x{slices} is too small for a volume.")
     total = rows * cols * slices
     if total > max_voxels:
-        raise SpectSSPError(errors.IMPLAUSIBLE_SIZE,
+        raise SpectSSPError(ErrorCode.IMPLAUSIBLE_SIZE,
                             f"matrix {cols}x{rows}x{slices} ({total} voxels) exceeds the limit of {max_voxels} voxels.")
 
 
 def check_counts(arr: np.ndarray) -> None:
     """A volume with no contrast cannot be registered or normalised."""
     if arr.size == 0:
-        raise SpectSSPError(errors.NO_PIXEL_DATA, "the volume is empty.")
+        raise SpectSSPError(ErrorCode.NO_PIXEL_DATA, "the volume is empty.")
     if not np.all(np.isfinite(arr)):
-        raise SpectSSPError(errors.DEGENERATE_COUNTS, "the volume contains NaN or infinite values.")
+        raise SpectSSPError(ErrorCode.DEGENERATE_COUNTS, "the volume contains NaN or infinite values.")
     lo, hi = float(arr.min()), float(arr.max())
     if lo == hi == 0:
-        raise SpectSSPError(errors.DEGENERATE_COUNTS, "all voxels are zero.")
+        raise SpectSSPError(ErrorCode.DEGENERATE_COUNTS, "all voxels are zero.")
     if lo == hi:
-        raise SpectSSPError(errors.DEGENERATE_COUNTS, f"all voxels have the same value ({lo:g}).")
+        raise SpectSSPError(ErrorCode.DEGENERATE_COUNTS, f"all voxels have the same value ({lo:g}).")
 
 
 def check_tracer(tracer: str | None, raw: str | None, expected: str | None, policy: str) -> list[str]:
@@ -151,6 +151,6 @@ def check_tracer(tracer: str | None, raw: str | None, expected: str | None, poli
     if tracer != expected:
         message = f"tracer {tracer} is not covered by the normal database, which is for {expected}."
         if policy == "reject":
-            raise SpectSSPError(errors.TRACER_NOT_COVERED, message)
+            raise SpectSSPError(ErrorCode.TRACER_NOT_COVERED, message)
         return [message]
     return []

@@ -14,7 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
 from processor.intake.geometry import Grid, multiframe_grid, stack_slices
 from processor.intake.validate import as_floats, as_int, as_list, check_frame_vectors, value
@@ -36,7 +36,7 @@ def _position(ds: Dataset) -> tuple[list[float], list[float]]:
     src = _position_source(ds)
     ipp, iop = as_floats(src, "ImagePositionPatient"), as_floats(src, "ImageOrientationPatient")
     if ipp is None or iop is None:
-        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY,
+        raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY,
                             "ImagePositionPatient or ImageOrientationPatient is missing, so the volume cannot be placed.")
     return ipp, iop
 
@@ -44,7 +44,7 @@ def _position(ds: Dataset) -> tuple[list[float], list[float]]:
 def _pixel_spacing(ds: Dataset) -> list[float]:
     ps = as_floats(ds, "PixelSpacing")
     if ps is None:
-        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY, "PixelSpacing is missing.")
+        raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY, "PixelSpacing is missing.")
     return ps
 
 
@@ -64,25 +64,25 @@ def pixel_array(ds: Dataset, frames: int) -> np.ndarray:
     """Decoded pixels as (frames, rows, cols); any decoder failure is UNREADABLE."""
     if "PixelData" not in ds:
         alt = "FloatPixelData" in ds or "DoubleFloatPixelData" in ds
-        raise SpectSSPError(errors.UNSUPPORTED_IMAGE if alt else errors.NO_PIXEL_DATA,
+        raise SpectSSPError(ErrorCode.UNSUPPORTED_IMAGE if alt else ErrorCode.NO_PIXEL_DATA,
                             "float pixel data is not supported." if alt else "the object has no pixel data.")
     try:
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
             arr = ds.pixel_array
     except MemoryError:
-        raise SpectSSPError(errors.IMPLAUSIBLE_SIZE, "pixel data does not fit in memory.") from None
+        raise SpectSSPError(ErrorCode.IMPLAUSIBLE_SIZE, "pixel data does not fit in memory.") from None
     except Exception as exc:
         log.debug("pixel decoding failed", exc_info=True)
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         reason = str(exc).split(" - ")[0].strip().rstrip(".")[:120]
-        raise SpectSSPError(errors.UNREADABLE,
+        raise SpectSSPError(ErrorCode.UNREADABLE,
                             f"pixel data cannot be decoded (transfer syntax {ts}): {reason}.") from None
     arr = np.asarray(arr)
     if arr.ndim == 2:
         arr = arr[np.newaxis]
     if arr.ndim != 3 or arr.shape[0] != frames:
-        raise SpectSSPError(errors.UNREADABLE, f"pixel data has shape {arr.shape}, not {frames} frames.")
+        raise SpectSSPError(ErrorCode.UNREADABLE, f"pixel data has shape {arr.shape}, not {frames} frames.")
     return arr
 
 
@@ -97,7 +97,7 @@ def multiframe_volume(ds: Dataset, warn: list[str] | None = None) -> tuple[np.nd
     if sbs is None:
         thick = as_floats(ds, "SliceThickness")
         if thick is None:
-            raise SpectSSPError(errors.INCONSISTENT_GEOMETRY,
+            raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY,
                                 "SpacingBetweenSlices and SliceThickness are both missing, so the slice spacing is unknown.")
         sbs = thick
         warn.append("SpacingBetweenSlices is missing; SliceThickness used, slices assumed along the row x column normal.")
@@ -112,7 +112,7 @@ def multiframe_volume(ds: Dataset, warn: list[str] | None = None) -> tuple[np.nd
         except (TypeError, ValueError):
             sv = []
         if len(sv) != frames or sorted(sv) != list(range(1, frames + 1)):
-            raise SpectSSPError(errors.INCONSISTENT_GEOMETRY,
+            raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY,
                                 f"SliceVector does not number the {frames} frames 1 to {frames} once each.")
         order = np.argsort(sv, kind="stable")
         first = sv[0]
@@ -125,7 +125,7 @@ def slice_geometry(headers: Sequence[Dataset]) -> tuple[np.ndarray, Grid]:
     """Order and grid of a one-file-per-slice series, from headers alone (no pixel data)."""
     shapes = {(as_int(h, "Rows"), as_int(h, "Columns")) for h in headers}
     if len(shapes) > 1:
-        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY,
+        raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY,
                             f"slices have different matrix sizes ({', '.join(f'{c}x{r}' for r, c in sorted(shapes, key=str))}).")
     positions, orients, spacings = [], [], []
     for h in headers:
@@ -134,9 +134,9 @@ def slice_geometry(headers: Sequence[Dataset]) -> tuple[np.ndarray, Grid]:
         orients.append(iop)
         spacings.append(_pixel_spacing(h))
     if np.max(np.abs(np.asarray(orients, float) - np.asarray(orients[0], float))) > 1e-4:
-        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY, "slices have different ImageOrientationPatient.")
+        raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY, "slices have different ImageOrientationPatient.")
     if np.max(np.abs(np.asarray(spacings, float) - np.asarray(spacings[0], float))) > 1e-4:
-        raise SpectSSPError(errors.INCONSISTENT_GEOMETRY, "slices have different PixelSpacing.")
+        raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY, "slices have different PixelSpacing.")
     return stack_slices(positions, orients[0], spacings[0])
 
 

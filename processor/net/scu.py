@@ -16,7 +16,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
-from spectssp.errors import DELIVERY_FAILED, SpectSSPError
+from spectssp.errors import ErrorCode, SpectSSPError
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def send_files(paths: Sequence[Path | str], ae_title: str, host: str, port: int,
             ds = pydicom.dcmread(p)
             ds.SOPClassUID, ds.SOPInstanceUID  # noqa: B018 - both are required to send
         except Exception as exc:
-            err = SpectSSPError(DELIVERY_FAILED, f"{p.name} cannot be read for sending ({type(exc).__name__}).")
+            err = SpectSSPError(ErrorCode.DELIVERY_FAILED, f"{p.name} cannot be read for sending ({type(exc).__name__}).")
             logger.error("delivery to %s: %s", where, err.message)
             loaded.append((p, None, SendResult(p, False, None, error=err)))
             continue
@@ -119,4 +119,4 @@ def _fail(path: Path, ds: pydicom.Dataset, status: int | None, message: str, whe
     study = str(ds.get("StudyInstanceUID", "unknown"))
     logger.error("study %s: %s", study, message)
     return SendResult(path, False, status, str(ds.get("SOPInstanceUID", "")), study,
-                      SpectSSPError(DELIVERY_FAILED, message))
+                      SpectSSPError(ErrorCode.DELIVERY_FAILED, message))

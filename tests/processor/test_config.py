@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from processor.config import BUNDLED, SCHEMA, Key, defaults, from_dict, load_config
-from spectssp.errors import CONFIG_INVALID, ConfigError
+from spectssp.errors import ConfigError, ErrorCode
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config.yaml"
@@ -165,10 +165,21 @@ def test_bad_setting_gives_config_error_naming_the_key(tmp_path, case):
     with pytest.raises(ConfigError) as exc:
         load_config(_write(tmp_path, text))
     err = exc.value
-    assert err.code == CONFIG_INVALID
+    assert err.code == ErrorCode.CONFIG_INVALID
     # the key itself, or one of its fields (destinations[0] -> 'destinations[0].host')
     assert re.search(rf"'{re.escape(key)}(\.[a-z_]+)?'", err.message), err.message
     assert "\n" not in err.message and err.message.endswith(".")
+
+
+def test_port_messages_say_what_the_checks_accept(tmp_path):
+    """The receiver may listen on 0 (a free port, as its message says); a destination needs 1-65535."""
+    assert load_config(_write(tmp_path, "scp:\n  port: 0\n")).scp.port == 0
+    with pytest.raises(ConfigError) as exc:
+        load_config(_write(tmp_path, "scp:\n  port: 65536\n"))
+    assert "between 0 and 65535 (0: any free port)" in exc.value.message
+    with pytest.raises(ConfigError) as exc:
+        load_config(_write(tmp_path, "destinations:\n  - {ae_title: PACS, host: h, port: 0}\n"))
+    assert "'destinations[0].port'" in exc.value.message and "between 1 and 65535" in exc.value.message
 
 
 @pytest.mark.parametrize("text", ["ssp: [unclosed\n", "paths:\n  incoming: a\n output: b\n", "a: b: c\n",

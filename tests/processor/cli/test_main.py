@@ -95,6 +95,14 @@ def test_process_missing_input_is_one_line_without_traceback(tmp_path):
     assert len(err_lines) == 1
 
 
+def test_watch_workers_below_one_is_a_coded_config_error(tmp_path, capsys):
+    cfg = tmp_path / "site.yaml"
+    cfg.write_text(f"paths: {{incoming: {tmp_path / 'in'}, output: {tmp_path / 'out'}, state: {tmp_path / 'state'}}}\n")
+    assert main(["watch", "--config", str(cfg), "--workers", "0", "--log-dir", str(tmp_path / "logs")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        "spectssp: error [config_invalid] --workers must be at least 1."
+
+
 def test_missing_required_option_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["process", "somewhere"])

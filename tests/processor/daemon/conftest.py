@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from processor.config import Section, from_dict
-from processor.daemon import Daemon
+from processor.daemon import Daemon, ManualSource
 from tests.processor.daemon.fakes import FACTORY
 
 
@@ -48,7 +48,7 @@ class Driver:
 
     def __init__(self, cfg: Section, clock: FakeClock, **kw: Any) -> None:
         self.cfg, self.clock = cfg, clock
-        self.daemon = Daemon(cfg, factory=FACTORY, events=None, clock=clock, **kw)
+        self.daemon = Daemon(cfg, factory=FACTORY, events=ManualSource(), clock=clock, **kw)
         self.daemon.start()
 
     def settle(self, until: Callable[[], bool], timeout: float = 30.0, advance: float = 0.0) -> None:

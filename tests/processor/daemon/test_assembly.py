@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+
+import pytest
 from pathlib import Path
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from processor.daemon.assembly import Assembler, read_header, remove_empty_dirs
 from tests.helpers.dicom import make_series
 from tests.processor.daemon.conftest import FakeClock
@@ -73,7 +75,7 @@ def test_unreadable_file_reported_after_quiet_period_and_holds_its_folder(tmp_pa
     asm.touch(root / "a" / "late.txt")
     clock.advance(5.5)
     out = asm.poll()
-    assert [(r.series_uid, r.error.code) for r in out] == [(None, errors.NOT_DICOM)]
+    assert [(r.series_uid, r.error.code) for r in out] == [(None, ErrorCode.NOT_DICOM)]
     clock.advance(5.0)
     assert asm.poll() == []                         # the series waits for the young unparsed file
     clock.advance(5.1)
@@ -115,7 +117,7 @@ def test_read_header_codes(tmp_path: Path) -> None:
     text.write_text("hello")
     empty = tmp_path / "e.dcm"
     empty.write_bytes(b"")
-    for bad, code in [(text, errors.NOT_DICOM), (empty, errors.NOT_DICOM)]:
+    for bad, code in [(text, ErrorCode.NOT_DICOM), (empty, ErrorCode.NOT_DICOM)]:
         try:
             read_header(bad)
         except Exception as exc:
@@ -135,3 +137,14 @@ def test_remove_empty_dirs_keeps_young_and_dot_folders(tmp_path: Path) -> None:
     (root / "young").mkdir()
     remove_empty_dirs(root, min_age_s=60)
     assert sorted(p.name for p in root.iterdir()) == [".partial", "full", "young"]
+
+
+def test_header_error_is_a_spectssp_error_with_a_rejection_code(tmp_path):
+    from processor.daemon.assembly import HeaderError
+    from spectssp.errors import SpectSSPError
+    p = tmp_path / "notes.txt"
+    p.write_text("not an image\n")
+    with pytest.raises(HeaderError) as exc:
+        read_header(p)
+    assert isinstance(exc.value, SpectSSPError) and exc.value.code.is_rejection
+    assert exc.value.as_dict() == {"code": "not_dicom", "message": exc.value.message}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from spectssp import errors
-from processor.daemon import DONE, DUPLICATE, FAILED, QUEUED, REJECTED, AlreadyRunning, Daemon
+from spectssp.errors import ErrorCode, SpectSSPError
+from processor.daemon import DONE, DUPLICATE, FAILED, QUEUED, REJECTED, AlreadyRunning, Daemon, ManualSource
 from spectssp.fsutil import safe_name
 from tests.helpers.dicom import make_series
 from tests.processor.daemon.conftest import make_cfg
@@ -102,10 +102,10 @@ def test_worker_crash_is_retried_and_other_jobs_go_on(tmp_path: Path, clock, dri
     once, always, fine = jobs["1.2.840.4"], jobs["1.2.840.5"], jobs["1.2.840.6"]
     assert (once.state, once.attempts) == (DONE, 2)
     assert (fine.state, fine.attempts) == (DONE, 1)
-    assert (always.state, always.attempts, always.error_code) == (FAILED, 2, errors.WORKER_CRASHED)
+    assert (always.state, always.attempts, always.error_code) == (FAILED, 2, ErrorCode.WORKER_CRASHED)
     assert "worker process died (exit code 7)" in always.error_message and "gave up after 2" in always.error_message
     reason = json.loads((_state(cfg) / "failed" / str(always.id) / "reason.json").read_text())
-    assert reason["error"]["code"] == errors.WORKER_CRASHED and len(reason["files"]) == 2
+    assert reason["error"]["code"] == ErrorCode.WORKER_CRASHED and len(reason["files"]) == 2
     assert len({pid for _, _, pid in calls(cfg)}) >= 3        # crashed workers were replaced
 
 
@@ -125,7 +125,7 @@ def test_rejected_and_unreadable_inputs_are_quarantined_with_reasons(cfg, driver
     by = {(j.series_uid, j.state) for j in jobs}
     assert ("1.2.840.7", REJECTED) in by and ("1.2.840.8", DONE) in by
     bad_files = [j for j in jobs if j.series_uid is None]
-    assert sorted(j.error_code for j in bad_files) == [errors.NOT_DICOM, errors.UNREADABLE]
+    assert sorted(j.error_code for j in bad_files) == [ErrorCode.NOT_DICOM, ErrorCode.UNREADABLE]
     for j in [j for j in jobs if j.state == REJECTED]:
         folder = _state(cfg) / "quarantine" / str(j.id)
         reason = json.loads((folder / "reason.json").read_text())
@@ -149,7 +149,7 @@ def test_failed_job_dropped_again_is_retried(cfg, driver, tmp_path: Path) -> Non
     d.drop_quiet()
     d.settle(d.idle)
     [job] = d.daemon.ledger.jobs()
-    assert (job.state, job.error_code) == (FAILED, errors.INTERNAL_ERROR)
+    assert (job.state, job.error_code) == (FAILED, ErrorCode.INTERNAL_ERROR)
     assert "a bug in the pipeline" in job.error_message
     assert (_state(cfg) / "failed" / str(job.id) / "reason.json").is_file()
     for f in src:
@@ -216,8 +216,21 @@ def test_dicom_outputs_go_to_every_destination(tmp_path: Path, clock) -> None:
 
 def test_second_daemon_on_same_state_is_refused(cfg, driver) -> None:
     driver()
-    with pytest.raises(AlreadyRunning):
-        Daemon(cfg, factory=FACTORY, events=None).start()
+    with pytest.raises(AlreadyRunning) as exc:
+        Daemon(cfg, factory=FACTORY, events=ManualSource()).start()
+    assert isinstance(exc.value, SpectSSPError) and exc.value.code == ErrorCode.ALREADY_RUNNING == "already_running"
+    assert not exc.value.code.is_rejection
+
+
+def test_worker_messages_survive_pickling() -> None:
+    """They cross a spawn boundary: each must come back equal, with its enum intact."""
+    import pickle
+    from processor.daemon.workers import InitFailed, JobDone, JobError, JobRequest, WorkerReady
+    for msg in (JobRequest(3, ["/a.dcm"], "/out"), WorkerReady(123), InitFailed(ErrorCode.MODEL_ERROR, "no model."),
+                JobDone(3, [{"status": "ok"}], 12.5), JobError(3, ErrorCode.WORKER_CRASHED, "died.", 1.0)):
+        back = pickle.loads(pickle.dumps(msg))
+        assert back == msg and type(back) is type(msg)
+    assert pickle.loads(pickle.dumps(ErrorCode.MODEL_ERROR)) is ErrorCode.MODEL_ERROR
 
 
 def test_restart_finishes_interrupted_steps(cfg, clock, driver) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from processor.daemon import DONE, FAILED, REJECTED, RUNNING
 from processor.daemon.ledger import Ledger
 from spectssp.fsutil import safe_name
@@ -215,10 +215,10 @@ def test_bad_input_and_read_only_output(tmp_path: Path, watch) -> None:
     w.wait(w.settled(5), 200, "bad input and a good study")
     jobs = {j.series_uid: j for j in w.jobs()}
     assert jobs[b["series_uid"]].state == DONE
-    assert (jobs[trunc["series_uid"]].state, jobs[trunc["series_uid"]].error_code) == (REJECTED, errors.UNREADABLE)
-    assert (jobs["1.2.840.99.1"].state, jobs["1.2.840.99.1"].error_code) == (REJECTED, errors.UNSUPPORTED_MODALITY)
+    assert (jobs[trunc["series_uid"]].state, jobs[trunc["series_uid"]].error_code) == (REJECTED, ErrorCode.UNREADABLE)
+    assert (jobs["1.2.840.99.1"].state, jobs["1.2.840.99.1"].error_code) == (REJECTED, ErrorCode.UNSUPPORTED_MODALITY)
     unreadable = [j for j in w.jobs() if j.series_uid is None]
-    assert sorted(j.error_code for j in unreadable) == [errors.NOT_DICOM, errors.NOT_DICOM]
+    assert sorted(j.error_code for j in unreadable) == [ErrorCode.NOT_DICOM, ErrorCode.NOT_DICOM]
     for j in w.jobs():
         if j.state == REJECTED:
             reason = json.loads((w.state / "quarantine" / str(j.id) / "reason.json").read_text())
@@ -232,12 +232,12 @@ def test_bad_input_and_read_only_output(tmp_path: Path, watch) -> None:
         _drop_folder(a["dir"], w.incoming)
         w.wait(w.settled(6), 200, "the study written to a read-only folder")
         failed = next(j for j in w.jobs() if j.series_uid == a["series_uid"])
-        assert (failed.state, failed.error_code) == (FAILED, errors.OUTPUT_WRITE_FAILED)
+        assert (failed.state, failed.error_code) == (FAILED, ErrorCode.OUTPUT_WRITE_FAILED)
         assert str(w.output) in failed.error_message and "cannot write" in failed.error_message
         assert (w.state / "failed" / str(failed.id) / "reason.json").is_file()
         assert w.proc.poll() is None
         st = w.status()
-        assert st["counts"]["failed"] == 1 and st["last_errors"][0]["code"] == errors.OUTPUT_WRITE_FAILED
+        assert st["counts"]["failed"] == 1 and st["last_errors"][0]["code"] == ErrorCode.OUTPUT_WRITE_FAILED
     _drop_folder(c["dir"], w.incoming)                     # the daemon goes on serving
     shutil.copytree(a["dir"], w.incoming / "again")        # and a re-drop retries the failed study
     w.wait(lambda: {j.series_uid: j.state for j in w.jobs() if j.duplicate_of is None}.get(c["series_uid"]) == DONE

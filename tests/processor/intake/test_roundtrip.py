@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
 from processor.intake import load_series, read_volume
 
@@ -177,7 +177,7 @@ def test_duplicates_dropped_and_every_file_accounted_for(gen, tmp_path):
     slices = next(r for r in results if r.layout == "slices")
     assert slices.matrix == (22, 24, 20) and len(slices.files) == 21 and slices.warnings == []
     bad = next(r for r in results if not r.ok)
-    assert bad.series_uid is None and bad.error.code == errors.NOT_DICOM
+    assert bad.series_uid is None and bad.error.code == ErrorCode.NOT_DICOM
 
 
 def test_same_sop_uid_different_content_warns(gen, tmp_path):
@@ -204,4 +204,4 @@ def test_summary_fields_and_header(gen, tmp_path):
 def test_missing_input_path_is_an_input_error(tmp_path):
     with pytest.raises(SpectSSPError) as exc:
         load_series([tmp_path / "nope"])
-    assert exc.value.code == errors.INPUT_NOT_FOUND
+    assert exc.value.code == ErrorCode.INPUT_NOT_FOUND

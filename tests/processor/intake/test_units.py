@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spectssp import errors
+from spectssp.errors import ErrorCode
 from spectssp.errors import SpectSSPError
 from processor.intake import normalise_tracer
 from processor.intake.geometry import multiframe_grid, stack_slices
@@ -51,7 +51,7 @@ def test_stack_slices_sorts_along_normal_and_measures_step():
 def test_stack_slices_rejects_bad_stacks(positions):
     with pytest.raises(SpectSSPError) as exc:
         stack_slices(positions, [1, 0, 0, 0, 1, 0], [2, 2])
-    assert exc.value.code == errors.INCONSISTENT_GEOMETRY
+    assert exc.value.code == ErrorCode.INCONSISTENT_GEOMETRY
 
 
 @pytest.mark.parametrize("expected, name", [
