@@ -114,6 +114,9 @@ class Pipeline:
         return load_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.ndb.tracer)
 
     def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
+        """Every series found in ``paths``, each into its result folder under ``out_root``. The
+        results come back in their result.json form (:meth:`Result.as_dict`): what callers read
+        (CLI, daemon workers through a pipe, evaluation) is exactly what was written."""
         t0 = time.perf_counter()
         series = self.intake(_exclude_outputs(paths, out_root))
         read_s = (time.perf_counter() - t0) / max(len(series), 1)
@@ -210,8 +213,8 @@ class Pipeline:
             result.classification = prediction.classification(cfg.classifier.indeterminate_below)
         else:
             result.warnings.append("statistics only: no model configured (classification is null)"
-                                      if self.cfg.model is None else
-                                      "statistics only: the bundled model is not installed (classification is null)")
+                                   if self.cfg.model is None else
+                                   "statistics only: the bundled model is not installed (classification is null)")
         timings.classify = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
