@@ -14,6 +14,7 @@ from processor.result import (DATA_NOTE, NormalDatabaseInfo, OutputEntry, Regist
                               Status)
 from spectssp import errors
 from spectssp.errors import SpectSSPError
+from tests.helpers.dicom import result as sr_result
 from tests.helpers.results import assert_valid_result, published_schema, result_errors
 
 CONTRACT_ORDER = ["schema", "status", "error", "inputs", "study_instance_uid", "series_instance_uid",
@@ -121,3 +122,7 @@ def test_a_rejected_result_needs_code_and_message():
     assert_valid_result(d)
     d["error"] = {"code": "not_dicom"}
     assert any("message" in p for p in result_errors(d))
+
+
+def test_the_sr_tests_result_is_a_valid_result():
+    assert_valid_result(sr_result())
