@@ -13,19 +13,63 @@ from spectssp.core.ssp import extract_ssp, normalise, reference_means
 from spectssp.core.zscore import decrease_z
 
 
+@dataclass(frozen=True)
+class RegionStats:
+    """One VOI of result.json ``regions``: mean decrease Z and % of its surface above threshold."""
+
+    mean_z: float
+    extent_pct: float
+
+
+@dataclass(frozen=True)
+class Indices:
+    """result.json ``indices``: eZIS-style severity, extent, ratio and the cingulate island score."""
+
+    severity: float
+    extent: float
+    ratio: float
+    ciscore: float
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """result.json ``resolution``: the study's estimated FWHM, the kernel applied and the target (mm)."""
+
+    estimated_fwhm_mm: float
+    kernel_fwhm_mm: float
+    target_fwhm_mm: float
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """The analyser's part of result.json (``reference_regions``, ``regions``, ``indices``,
+    ``statistics_reference``, ``resolution``); processor.result places it."""
+
+    reference_regions: tuple[str, ...]
+    regions: dict[str, RegionStats]
+    indices: Indices
+    statistics_reference: str
+    resolution: Resolution | None
+
+
 @dataclass
 class SSPResult:
     references: list[str]
     raw_ssp: np.ndarray              # (P,)
     ref_means: dict[str, float]
     z: np.ndarray                    # (R, P) decrease Z, rows in ``references`` order
-    regions: dict[str, dict[str, float]]
-    indices: dict[str, float]
+    regions: dict[str, RegionStats]
+    indices: Indices
     report_reference: str
-    resolution: dict[str, float] | None = None   # estimated, kernel and target FWHM (mm)
+    resolution: Resolution | None = None
 
     def z_for(self, ref: str) -> np.ndarray:
         return self.z[self.references.index(ref)]
+
+    def statistics(self) -> Statistics:
+        """What result.json reports of this analysis (arrays stay here)."""
+        return Statistics(tuple(self.references), dict(self.regions), self.indices, self.report_reference,
+                          self.resolution)
 
 
 class SSPAnalyser:
@@ -49,7 +93,7 @@ class SSPAnalyser:
         self.occ_mask = np.isin(pv, [voi.LABELS[v] for v in voi.CIS_DENOMINATOR.vois])
 
     def harmonise(self, volume: np.ndarray, estimate_on: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, dict[str, float] | None]:
+                  ) -> tuple[np.ndarray, Resolution | None]:
         """The study at the database's resolution (unchanged when the database has none).
 
         ``estimate_on``: the same study through the linear registration only. The resolution
@@ -59,7 +103,7 @@ class SSPAnalyser:
         if self.target_fwhm_mm is None:
             return volume, None
         h = self.atlas.resolution_matcher.harmonise(volume, self.target_fwhm_mm, estimate_on)
-        return h.volume, h.summary()
+        return h.volume, Resolution(**h.summary())
 
     def measure(self, volume: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
         """Raw SSP and reference means of a volume already at the database's resolution."""
@@ -78,6 +122,7 @@ class SSPAnalyser:
         z = decrease_z(values, ndb.mean, ndb.sd)
         zr = z[self.references.index(self.report_reference)]
         table = core_regions.region_table(zr, self.pixel_voi, self.region_ids, self.threshold)
-        indices = core_regions.ezis_indices(zr, self.ad_mask, self.threshold)
-        indices["ciscore"] = core_regions.cingulate_island_score(zr, self.pcc_mask, self.occ_mask)
-        return SSPResult(self.references, raw, means, z, table, indices, self.report_reference)
+        regions = {name: RegionStats(**stats) for name, stats in table.items()}
+        indices = Indices(**core_regions.ezis_indices(zr, self.ad_mask, self.threshold),
+                          ciscore=core_regions.cingulate_island_score(zr, self.pcc_mask, self.occ_mask))
+        return SSPResult(self.references, raw, means, z, regions, indices, self.report_reference)

@@ -23,6 +23,22 @@ from models import BUNDLED_MODEL_DIR, CARD_SCHEMA, CLASSES
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class Classification:
+    """result.json ``classification``: the reported label, the probabilities rounded for the
+    report (class order), and the model as ``name@version``."""
+
+    label: str
+    probabilities: dict[str, float]
+    model: str
+
+    @property
+    def top(self) -> str:
+        """The most probable class (also when the label is ``indeterminate``)."""
+        return max(self.probabilities, key=self.probabilities.__getitem__)
+
+
 @dataclass
 class Prediction:
     """One study's classification; ``probabilities`` in ``classes`` order."""
@@ -46,11 +62,11 @@ class Prediction:
         """The top class, or ``indeterminate`` when its probability is under the threshold."""
         return self.classes[self.top] if float(self.probabilities[self.top]) >= indeterminate_below else "indeterminate"
 
-    def as_result(self, indeterminate_below: float) -> dict[str, Any]:
-        """The ``classification`` block of result.json."""
-        return {"label": self.label(indeterminate_below),
-                "probabilities": {c: round(float(p), 4) for c, p in zip(self.classes, self.probabilities)},
-                "model": self.model}
+    def classification(self, indeterminate_below: float) -> Classification:
+        """This prediction as result.json reports it."""
+        return Classification(self.label(indeterminate_below),
+                              {c: round(float(p), 4) for c, p in zip(self.classes, self.probabilities)},
+                              self.model)
 
 
 # -- pictures -------------------------------------------------------------------------------

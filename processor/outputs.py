@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -21,7 +20,7 @@ from spectssp.fsutil import atomic_write_bytes
 from atlas.render.composite import composite
 from processor.render.panel import render_panel
 from processor.render.sheet import SheetInfo, render_sheet
-from processor.result import output_entry
+from processor.result import OutputEntry, Result
 
 
 def _png(path: Path, rgb: np.ndarray) -> Path:
@@ -60,32 +59,33 @@ def cnn_panel(ssp, prediction, atlas, cfg: Section) -> np.ndarray:
         views = composite(atlas.surface, ssp.z_for(ref), cfg.render.z_min, cfg.render.z_max, 454)
         return render_panel([(f"Z map ({ref}, Z {cfg.render.z_min:g}-{cfg.render.z_max:g})", views)],
                             "CNN views: statistics only", ["statistics only: no model configured"])
-    res = prediction.as_result(cfg.classifier.indeterminate_below)
-    probs = "   ".join(f"{k} {v:.2f}" for k, v in res["probabilities"].items())
-    top = max(res["probabilities"], key=res["probabilities"].get)
+    res = prediction.classification(cfg.classifier.indeterminate_below)
+    probs = "   ".join(f"{k} {v:.2f}" for k, v in res.probabilities.items())
     origin = ("model trained on digital phantoms (demonstration only)" if prediction.bundled
               else "site model")
     return render_panel([(f"CNN input: Z map ({prediction.reference})", prediction.composite),
-                         (f"{prediction.heat_method} for {top}", prediction.gradcam_rgb)],
-                        f"CNN: {res['label']}", [f"probabilities: {probs}", f"model {res['model']}", origin])
+                         (f"{prediction.heat_method} for {res.top}", prediction.gradcam_rgb)],
+                        f"CNN: {res.label}", [f"probabilities: {probs}", f"model {res.model}", origin])
 
 
-def write_all(staging: Path, s, ssp, prediction, result: dict[str, Any], atlas, cfg: Section,
-              ndb_label: str = "", model_sha: str | None = None) -> list[dict[str, Any]]:
+def write_all(staging: Path, s, ssp, prediction, result: Result, atlas, cfg: Section,
+              ndb_label: str = "", model_sha: str | None = None) -> list[OutputEntry]:
+    """Every output of one series in ``staging``; their warnings go to ``result``, the SR
+    reports ``result`` as it stands (statistics and classification done)."""
     from processor.dicom_out import write_secondary_capture, write_structured_report
-    entries: list[dict[str, Any]] = []
+    entries: list[OutputEntry] = []
     o = cfg.outputs
     pictures = sheets(s, ssp, atlas, cfg, ndb_label)
     panel = cnn_panel(ssp, prediction, atlas, cfg)
     if o.png_report:
         for direction, rgb in pictures.items():
-            entries.append(output_entry("report", _png(staging / f"ssp_{direction}.png", rgb)))
-        entries.append(output_entry("report", _png(staging / "cnn_views.png", panel)))
+            entries.append(OutputEntry("report", str(_png(staging / f"ssp_{direction}.png", rgb))))
+        entries.append(OutputEntry("report", str(_png(staging / "cnn_views.png", panel))))
     if s.header is None:
         return entries
     missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID") if not getattr(s.header, k, None)]
     if missing:
-        result["warnings"].append(f"no DICOM results written: the source lacks {', '.join(missing)}, so they "
+        result.warnings.append(f"no DICOM results written: the source lacks {', '.join(missing)}, so they "
                                   "could not be placed in its study (PNG results only)")
         return entries
     dicom_dir = staging / "dicom"
@@ -102,11 +102,12 @@ def write_all(staging: Path, s, ssp, prediction, result: dict[str, Any], atlas, 
         description=f"CNN views with {prediction.heat_method}" if prediction is not None else "CNN views (statistics only)",
         out_dir=dicom_dir, software_version=__version__))
     records.append(write_structured_report(
-        s.header, result, series_uid=_series_uid(s.series_uid, "sr"), series_number=o.series_number_sr,
+        s.header, result.as_dict(), series_uid=_series_uid(s.series_uid, "sr"), series_number=o.series_number_sr,
         out_dir=dicom_dir, software_version=__version__, model_card_sha256=model_sha))
     for rec in records:
         entries.append(rec.as_result_output())
-        result["warnings"].extend(w for w in rec.warnings if w not in result["warnings"])
+        for w in rec.warnings:
+            result.warn_once(w)
     return entries
 
 

@@ -11,13 +11,14 @@ import logging
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from atlas import load_atlas
-from atlas.analysis import SSPAnalyser
+from atlas.analysis import Resolution, SSPAnalyser
 from atlas.load import BUNDLED_NORMAL_DATABASE
 from atlas.normaldb import NormalDatabase
 from models import BUNDLED_MODEL_DIR
@@ -26,12 +27,14 @@ from processor import outputs
 from processor.config import BUNDLED, Section
 from processor.intake import find_files, intake_options, load_series
 from processor.registration import register
-from processor.result import new_result
+from processor.result import NormalDatabaseInfo, Result, ResultError, Status
 from spectssp.core.resolution import is_coarser
 from spectssp.errors import ErrorCode, SpectSSPError
 from spectssp.fsutil import atomic_write_json, publish_dir, safe_name
 
 log = logging.getLogger(__name__)
+
+# Failures that are about the input (rejected) rather than about us (failed).
 
 
 def resolve_normal_database(cfg: Section) -> Path:
@@ -97,12 +100,16 @@ class Pipeline:
                 f"({trained_on[:12]}) than the one in use ({self.ndb.sha256()[:12]}); retrain it with "
                 "'spectssp train --normaldb' on this database")
             log.warning(self.startup_warnings[-1])
+        self.ndb_info = NormalDatabaseInfo(str(ndb_path), self.ndb.n, self.ndb.tracer, self.ndb.sha256()[:16])
 
     # -- stages -------------------------------------------------------------------------
     def intake(self, paths: list[Path]):
         return load_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.ndb.tracer)
 
     def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
+        """Every series found in ``paths``, each into its result folder under ``out_root``. The
+        results come back in their result.json form (:meth:`Result.as_dict`): what callers read
+        (CLI, daemon workers through a pipe, evaluation) is exactly what was written."""
         t0 = time.perf_counter()
         series = self.intake(_exclude_outputs(paths, out_root))
         read_s = (time.perf_counter() - t0) / max(len(series), 1)
@@ -115,13 +122,12 @@ class Pipeline:
         return results
 
     def process_series(self, s, out_root: Path, read_s: float = 0.0) -> dict[str, Any]:
+        """One series through the stages into its published result folder; its result.json
+        form (also when nothing could be written)."""
         t_start = time.perf_counter()
-        result = new_result(s.files, s.study_uid, s.series_uid)
-        result["timings_s"]["read"] = round(read_s, 3)
-        result["warnings"].extend(s.warnings)
-        result["warnings"].extend(self.startup_warnings)
-        result["normal_database"] = {"path": str(self.ndb_path), "n": self.ndb.n, "tracer": self.ndb.tracer,
-                                     "sha256": self.ndb.sha256()[:16]}
+        result = Result(s.files, s.study_uid, s.series_uid, warnings=[*s.warnings, *self.startup_warnings],
+                        normal_database=self.ndb_info)
+        result.timings_s.read = round(read_s, 3)
         name = safe_name(s.series_uid, "|".join(str(p) for p in s.files))
         final = out_root / name
         try:
@@ -129,54 +135,50 @@ class Pipeline:
             # a fresh, unique staging folder: never one a killed run left behind
             staging = Path(tempfile.mkdtemp(dir=out_root, prefix=f".staging-{name}-"))
         except OSError as exc:
-            result["error"] = SpectSSPError(
-                ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write results: no result folder can be made in {str(out_root)!r}: "
-                                               f"{exc.strerror or exc}.").as_dict()
-            log.error("series %s: %s", s.series_uid or "-", result["error"]["message"])
-            return result
+            result.error = ResultError(ErrorCode.OUTPUT_WRITE_FAILED,
+                                       f"cannot write results: no result folder can be made in {str(out_root)!r}: "
+                                       f"{exc.strerror or exc}.")
+            log.error("series %s: %s", s.series_uid or "-", result.error.message)
+            return result.as_dict()
         try:
             if s.status != "ok":
                 raise s.error
             self._run_stages(s, result, staging, final)
-            result["status"] = "ok"
+            result.status = Status.OK
         except SpectSSPError as exc:
-            result["status"] = exc.code.status
-            result["error"] = exc.as_dict()
-            log.warning("series %s %s: %s", s.series_uid or "-", result["status"], exc)
+            result.status = Status(exc.code.status)
+            result.error = ResultError.of(exc)
+            log.warning("series %s %s: %s", s.series_uid or "-", result.status.value, exc)
         except Exception as exc:  # a bug must not take the batch down; the log keeps the trace
             log.error("internal error on series %s", s.series_uid or "-", exc_info=True)
-            result["status"] = "failed"
-            result["error"] = SpectSSPError(ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}").as_dict()
-        result["timings_s"]["total"] = round(time.perf_counter() - t_start + read_s, 3)
-        published = _relocate(result, staging, final)
+            result.status = Status.FAILED
+            result.error = ResultError(ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}")
+        result.timings_s.total = round(time.perf_counter() - t_start + read_s, 3)
+        published = result.relocated(staging, final).as_dict()
         try:
             atomic_write_json(staging / "result.json", published)
             publish_dir(staging, final)
         except (OSError, TypeError, ValueError) as exc:
-            result["status"] = "failed"
-            result["outputs"] = []
+            result.status = Status.FAILED
+            result.outputs = []
             reason = getattr(exc, "strerror", None) or str(exc)
-            result["error"] = SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED,
-                                            f"cannot write results to {str(final)!r}: {reason}").as_dict()
-            log.error("series %s: %s", s.series_uid or "-", result["error"]["message"])
+            result.error = ResultError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write results to {str(final)!r}: {reason}")
+            log.error("series %s: %s", s.series_uid or "-", result.error.message)
             shutil.rmtree(staging, ignore_errors=True)
-            return result
+            return result.as_dict()
         return published
 
-    def _run_stages(self, s, result: dict[str, Any], staging: Path, final: Path) -> None:
-        cfg, timings = self.cfg, result["timings_s"]
+    def _run_stages(self, s, result: Result, staging: Path, final: Path) -> None:
+        cfg, timings = self.cfg, result.timings_s
 
         t = time.perf_counter()
         reg = register(s.image, self.atlas, cfg.registration.stages, cfg.registration.threads,
                        cfg.registration.seed, profile=cfg.registration.profile)
-        timings["register"] = round(time.perf_counter() - t, 3)
-        passed = reg.qc >= cfg.registration.qc_threshold
-        result["registration"] = {"transform": reg.transform, "qc": round(reg.qc, 4), "passed": passed,
-                                  "qc_threshold": cfg.registration.qc_threshold,
-                                  "profile": cfg.registration.profile}
-        if not passed:
+        timings.register = round(time.perf_counter() - t, 3)
+        result.registration = reg.report(cfg.registration.qc_threshold, cfg.registration.profile)
+        if not result.registration.passed:
             qc_png = outputs.write_registration_qc(staging, reg.volume, self.atlas)
-            result["registration"]["qc_image"] = str(qc_png)
+            result.registration = replace(result.registration, qc_image=str(qc_png))
             raise SpectSSPError(ErrorCode.REGISTRATION_FAILED,
                                 f"registration to the template failed quality control (r = {reg.qc:.2f} < "
                                 f"{cfg.registration.qc_threshold}); see the QC picture.")
@@ -187,16 +189,12 @@ class Pipeline:
         except ValueError as exc:  # a reference region without counts (outside the field of view)
             raise SpectSSPError(ErrorCode.DEGENERATE_COUNTS, f"after registration, {exc}; the field of view "
                                 "may not cover the whole brain.") from None
-        timings["ssp"] = round(time.perf_counter() - t, 3)
+        timings.ssp = round(time.perf_counter() - t, 3)
+        result.statistics = ssp.statistics()
         if ssp.resolution is not None:
-            result["resolution"] = ssp.resolution
             warning = resolution_warning(ssp.resolution)
             if warning:
-                result["warnings"].append(warning)
-        result["reference_regions"] = list(ssp.references)
-        result["regions"] = ssp.regions
-        result["indices"] = ssp.indices
-        result["statistics_reference"] = ssp.report_reference
+                result.warnings.append(warning)
 
         t = time.perf_counter()
         prediction = None
@@ -205,27 +203,27 @@ class Pipeline:
                 prediction = self.classifier.predict_ssp(self.atlas.surface, ssp)
             except (RuntimeError, ValueError) as exc:
                 raise SpectSSPError(ErrorCode.MODEL_ERROR, f"the classifier failed: {exc}") from None
-            result["classification"] = prediction.as_result(cfg.classifier.indeterminate_below)
+            result.classification = prediction.classification(cfg.classifier.indeterminate_below)
         else:
-            result["warnings"].append("statistics only: no model configured (classification is null)"
-                                      if self.cfg.model is None else
-                                      "statistics only: the bundled model is not installed (classification is null)")
-        timings["classify"] = round(time.perf_counter() - t, 3)
+            result.warnings.append("statistics only: no model configured (classification is null)"
+                                   if self.cfg.model is None else
+                                   "statistics only: the bundled model is not installed (classification is null)")
+        timings.classify = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
         try:
-            result["outputs"] = outputs.write_all(
+            result.outputs = outputs.write_all(
                 staging, s, ssp, prediction, result, self.atlas, cfg,
                 ndb_label=f"normal DB: {self.ndb.tracer}, N={self.ndb.n}",
                 model_sha=getattr(self.classifier, "card_sha256", None))
         except OSError as exc:
             raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
-        timings["write"] = round(time.perf_counter() - t, 3)
+        timings.write = round(time.perf_counter() - t, 3)
 
 
-def resolution_warning(resolution: dict[str, float]) -> str | None:
+def resolution_warning(resolution: Resolution) -> str | None:
     """A sentence when the study is coarser than the database (harmonisation cannot sharpen)."""
-    est, target = resolution["estimated_fwhm_mm"], resolution["target_fwhm_mm"]
+    est, target = resolution.estimated_fwhm_mm, resolution.target_fwhm_mm
     if not is_coarser(est, target):
         return None
     return (f"the study's effective resolution ({est:.1f} mm FWHM) is coarser than the normal database's "
@@ -247,14 +245,3 @@ def _exclude_outputs(paths: list[Path], out_root: Path) -> list[Path]:
     if not any(out.is_relative_to(Path(p).resolve()) for p in paths if Path(p).is_dir()):
         return list(paths)
     return [f for f in find_files(paths) if not f.resolve().is_relative_to(out)]
-
-
-def _relocate(result: dict[str, Any], staging: Path, final: Path) -> dict[str, Any]:
-    """Output paths as they will be after publishing the staging folder."""
-    def fix(p: str) -> str:
-        return str(final / Path(p).relative_to(staging)) if p.startswith(str(staging)) else p
-    out = dict(result)
-    out["outputs"] = [dict(o, path=fix(o["path"])) for o in result["outputs"]]
-    if isinstance(result.get("registration"), dict) and "qc_image" in result["registration"]:
-        out["registration"] = dict(result["registration"], qc_image=fix(result["registration"]["qc_image"]))
-    return out

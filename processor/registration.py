@@ -18,6 +18,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from atlas import Atlas
+from processor.result import Registration
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,10 @@ class Registered:
     # The study through the linear stages only (the same array as ``volume`` without SyN): its
     # blur is the scanner's, where the deformable warp would make a blurry scan look sharper.
     linear_volume: np.ndarray | None = None
+
+    def report(self, qc_threshold: float, profile: str) -> Registration:
+        """This registration as result.json reports it; it passes when QC reaches the threshold."""
+        return Registration(self.transform, round(self.qc, 4), self.qc >= qc_threshold, qc_threshold, profile)
 
 
 def describe(stages: list[str], profile: str = "reference") -> str:

@@ -1,39 +1,177 @@
-"""result.json (contract ``spectssp.result/1``): built here and nowhere else."""
+"""result.json (contract ``spectssp.result/1``, JSON Schema in docs/result.schema.json).
+
+One typed :class:`Result` per series. The stages return their parts: registration a
+:class:`Registration`, the analyser an :class:`atlas.analysis.Statistics`, the classifier a
+:class:`models.inference.Classification`, the outputs a list of :class:`OutputEntry`; the
+pipeline assembles them here. :meth:`Result.as_dict` is the only place that turns a result
+into the contract's JSON form.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
+from atlas.analysis import Statistics
+from models.inference import Classification
 from spectssp import RESEARCH_BANNER, SOFTWARE_NAME, __version__
+from spectssp.errors import SpectSSPError
 
 SCHEMA = "spectssp.result/1"
-TIMING_KEYS = ("read", "register", "ssp", "classify", "write", "total")
 DATA_NOTE = ("RESEARCH USE ONLY - NOT FOR DIAGNOSIS. The bundled normal database and model are built "
              "from digital phantoms, for demonstration and tests only.")
+OUTPUT_KINDS = ("ssp-sheet", "gradcam", "sr", "report")
+# Field metadata: leave the key out of result.json while the value is None (a key that only
+# some results carry, such as registration.qc_image).
+OMIT_NONE = {"omit_none": True}
 
 
-def new_result(inputs: list[Path], study_uid: str | None, series_uid: str | None) -> dict[str, Any]:
-    return {
-        "schema": SCHEMA,
-        "status": "failed",
-        "error": None,
-        "inputs": [str(p) for p in inputs],
-        "study_instance_uid": study_uid,
-        "series_instance_uid": series_uid,
-        "classification": None,
-        "registration": None,
-        "resolution": None,
-        "reference_regions": [],
-        "regions": {},
-        "indices": {},
-        "outputs": [],
-        "warnings": [],
-        "timings_s": {k: 0.0 for k in TIMING_KEYS},
-        "software": {"name": SOFTWARE_NAME, "version": __version__, "notice": RESEARCH_BANNER},
-        "normal_database": None,
-        "note": DATA_NOTE,
-    }
+class Status(StrEnum):
+    OK = "ok"
+    REJECTED = "rejected"    # the input is not processable (its fault)
+    FAILED = "failed"        # we could not process it (ours, or the machine's)
 
 
-def output_entry(kind: str, path: Path, sop_class_uid: str | None = None) -> dict[str, Any]:
-    return {"kind": kind, "path": str(path), "sop_class_uid": sop_class_uid}
+@dataclass(frozen=True)
+class ResultError:
+    """Why a result is not ok: a stable code (spectssp.errors) and one sentence."""
+
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, exc: SpectSSPError) -> ResultError:
+        return cls(exc.code, exc.message)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The registration stage's part: transform, QC correlation and whether it passed."""
+
+    transform: str
+    qc: float
+    passed: bool
+    qc_threshold: float
+    profile: str                      # registration.profile: spect (default) or reference
+    qc_image: str | None = field(default=None, metadata=OMIT_NONE)   # only when QC failed
+
+
+@dataclass(frozen=True)
+class OutputEntry:
+    """One file in ``outputs``; ``sop_class_uid`` is None for pictures that are not DICOM."""
+
+    kind: str
+    path: str
+    sop_class_uid: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in OUTPUT_KINDS:
+            raise ValueError(f"output kind {self.kind!r} is not one of {', '.join(OUTPUT_KINDS)}")
+        object.__setattr__(self, "path", str(self.path))
+
+
+@dataclass
+class Timings:
+    """Seconds per stage (rounded to ms); ``total`` includes this series' share of reading."""
+
+    read: float = 0.0
+    register: float = 0.0
+    ssp: float = 0.0
+    classify: float = 0.0
+    write: float = 0.0
+    total: float = 0.0
+
+
+@dataclass(frozen=True)
+class Software:
+    name: str = SOFTWARE_NAME
+    version: str = __version__
+    notice: str = RESEARCH_BANNER
+
+
+@dataclass(frozen=True)
+class NormalDatabaseInfo:
+    """The normal database the statistics were computed against (sha256: first 16 hex digits)."""
+
+    path: str
+    n: int
+    tracer: str
+    sha256: str
+
+
+@dataclass
+class Result:
+    """One series' result as the pipeline builds it; ``failed`` until the stages say otherwise."""
+
+    inputs: list[str]
+    study_instance_uid: str | None
+    series_instance_uid: str | None
+    status: Status = Status.FAILED
+    error: ResultError | None = None
+    classification: Classification | None = None
+    registration: Registration | None = None
+    statistics: Statistics | None = None
+    outputs: list[OutputEntry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timings_s: Timings = field(default_factory=Timings)
+    software: Software = field(default_factory=Software)
+    normal_database: NormalDatabaseInfo | None = None
+
+    def __post_init__(self) -> None:
+        self.inputs = [str(p) for p in self.inputs]
+        self.status = Status(self.status)
+
+    def warn_once(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def relocated(self, staging: Path, final: Path) -> Result:
+        """A copy with output paths as they will be once the staging folder is published."""
+        def fix(p: str) -> str:
+            return str(final / Path(p).relative_to(staging)) if p.startswith(str(staging)) else p
+        reg = self.registration
+        if reg is not None and reg.qc_image is not None:
+            reg = replace(reg, qc_image=fix(reg.qc_image))
+        return replace(self, outputs=[replace(o, path=fix(o.path)) for o in self.outputs], registration=reg)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result.json form (key order as written since spectssp.result/1)."""
+        stats = self.statistics
+        out = {
+            "schema": SCHEMA,
+            "status": self.status.value,
+            "error": _plain(self.error),
+            "inputs": list(self.inputs),
+            "study_instance_uid": self.study_instance_uid,
+            "series_instance_uid": self.series_instance_uid,
+            "classification": _plain(self.classification),
+            "registration": _plain(self.registration),
+            "resolution": _plain(stats.resolution) if stats else None,
+            "reference_regions": list(stats.reference_regions) if stats else [],
+            "regions": _plain(stats.regions) if stats else {},
+            "indices": _plain(stats.indices) if stats else {},
+            "outputs": _plain(self.outputs),
+            "warnings": list(self.warnings),
+            "timings_s": _plain(self.timings_s),
+            "software": _plain(self.software),
+            "normal_database": _plain(self.normal_database),
+            "note": DATA_NOTE,
+        }
+        if stats is not None:
+            out["statistics_reference"] = stats.statistics_reference
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """Records to JSON values: dataclasses by field order, enums by value, tuples as lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(v) for f in fields(value)
+                if (v := getattr(value, f.name)) is not None or not f.metadata.get("omit_none")}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from processor.dicom_out.sanitize import safe_uid_for_filename
+from processor.result import OutputEntry
 from spectssp.errors import ErrorCode, SpectSSPError
 from spectssp.fsutil import atomic_write
 
@@ -35,9 +36,9 @@ class OutputRecord:
     series_uid: str
     warnings: list[str] = field(default_factory=list)
 
-    def as_result_output(self) -> dict[str, str]:
-        """The result.json contract entry: kind, path, sop_class_uid."""
-        return {"kind": self.kind, "path": str(self.path), "sop_class_uid": self.sop_class_uid}
+    def as_result_output(self) -> OutputEntry:
+        """This object's entry in result.json ``outputs``."""
+        return OutputEntry(self.kind, str(self.path), self.sop_class_uid)
 
 
 def check_uid(uid: str, what: str) -> str:

@@ -226,8 +226,8 @@ def test_harmonised_build_matches_the_patient_path(atlas):
     np.testing.assert_allclose(db.ref_means[1], [means[r] for r in db.references], rtol=1e-5)
     # patients analysed against it come out harmonised to the same resolution
     res = an.analyse(vols[0]).resolution
-    assert res["target_fwhm_mm"] == 16.0 and res["estimated_fwhm_mm"] == pytest.approx(est[0], abs=0.01)
-    assert res["kernel_fwhm_mm"] == pytest.approx(np.sqrt(16.0 ** 2 - est[0] ** 2), abs=0.02)
+    assert res.target_fwhm_mm == 16.0 and res.estimated_fwhm_mm == pytest.approx(est[0], abs=0.01)
+    assert res.kernel_fwhm_mm == pytest.approx(np.sqrt(16.0 ** 2 - est[0] ** 2), abs=0.02)
 
 
 @pytest.mark.parametrize("bad", ["16", -1.0, True])

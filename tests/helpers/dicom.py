@@ -25,9 +25,12 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from atlas.analysis import Indices, RegionStats, Statistics
+from models.inference import Classification
 from processor.phantom import dicom_writer as phantom
 from processor.phantom.dicom_writer import ds_str, frame_module, orientation, pixel_module, spacing_module
 from processor.phantom.scanner import rotation_matrix as rotation
+from processor.result import Registration, Result, Status
 
 NM_STORAGE = phantom.NM_IMAGE_STORAGE
 PET_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
@@ -195,7 +198,6 @@ def make_series(folder: Path, n: int = 3, *, series_uid: str | None = None, stud
         paths.append(save(ds, folder / f"IM{i:04d}.dcm"))
     return paths
 
-
 def make_source_nm(*, birth_date: str = "00000000", name: str = "Müller^Jürgen",
                    patient_id: str = "ID-" + "9" * 70, study_uid: str | None = None) -> Dataset:
     """A tiny NM image with real-world defects: invalid birth date, non-ASCII name (Latin-1),
@@ -231,20 +233,17 @@ def save_all(datasets: list[Dataset], folder: Path, stem: str = "IM") -> list[Pa
     return [save(ds, folder / f"{stem}{i:04d}.dcm") for i, ds in enumerate(datasets)]
 
 
-RESULT: dict[str, Any] = {
-    "schema": "spectssp.result/1",
-    "status": "ok",
-    "classification": {"label": "DLB", "probabilities": {"AD": 0.21, "DLB": 0.67, "NC": 0.12},
-                       "model": "alexnet-imp@1.2"},
-    "registration": {"transform": "rigid+affine+syn", "qc": 0.962, "passed": True},
-    "reference_regions": ["GLB", "THL", "PNS", "CBL"],
-    "regions": {
-        "Occipital_L": {"mean_z": 2.41, "extent_pct": 37.5},
-        "Posterior cingulate gyrus": {"mean_z": 0.35, "extent_pct": 1.25},
-        "Precuneus_R": {"mean_z": 1.75, "extent_pct": 18.0},
-    },
-    "indices": {"severity": 1.93, "extent": 14.2, "ratio": 2.6, "ciscore": 0.31},
-}
+def _sr_result() -> dict[str, Any]:
+    """A processed study's result.json (the SR writer's input), built as the pipeline builds it."""
+    regions = {"Occipital_L": RegionStats(2.41, 37.5), "Posterior cingulate gyrus": RegionStats(0.35, 1.25),
+               "Precuneus_R": RegionStats(1.75, 18.0)}
+    stats = Statistics(("GLB", "THL", "PNS", "CBL"), regions, Indices(1.93, 14.2, 2.6, 0.31), "GLB", None)
+    return Result([Path("/in/IM0001.dcm")], generate_uid(), generate_uid(), Status.OK,
+                  classification=Classification("DLB", {"AD": 0.21, "DLB": 0.67, "NC": 0.12}, "alexnet-imp@1.2"),
+                  registration=Registration("rigid+affine+syn", 0.962, True, 0.85, "spect"), statistics=stats).as_dict()
+
+
+RESULT: dict[str, Any] = _sr_result()
 
 
 def result(**changes: Any) -> dict[str, Any]:

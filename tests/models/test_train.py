@@ -57,11 +57,11 @@ def test_classifier_on_ssp_result(trained, atlas, small_ndb):
     analyser = SSPAnalyser(atlas, small_ndb.without(k), 13.5, 2.0)
     vol = lower_counts(member_volume(small_ndb, atlas, k), reduction_map(atlas, paper_regions("AD", 0.3), 0.0))
     p = clf.predict_ssp(atlas.surface, analyser.analyse(vol))
-    res = p.as_result(0.0)
-    assert set(res) == {"label", "probabilities", "model"} and res["model"] == clf.tag
-    assert res["label"] == "AD"
-    assert sum(res["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
-    assert p.as_result(1.01)["label"] == "indeterminate"
+    res = p.classification(0.0)
+    assert res.model == clf.tag and list(res.probabilities) == ["AD", "DLB", "NC"]
+    assert res.label == "AD" == res.top
+    assert sum(res.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert p.classification(1.01).label == "indeterminate" and p.classification(1.01).top == "AD"
     assert p.member_probabilities.shape == (2, 3)
     assert p.composite.shape == (64, 64, 3) and p.gradcam_rgb.shape == (64, 64, 3)
     assert p.gradcam_rgb.dtype == np.uint8 and not np.array_equal(p.gradcam_rgb, p.composite)

@@ -1,7 +1,6 @@
 """`spectssp process` end to end on phantom studies with the bundled normal database."""
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -10,9 +9,12 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
+from atlas.analysis import Resolution
 from processor.cli.main import main
 from processor.phantom import make_study, write_study
+from processor.pipeline import Pipeline
 from tests.helpers.dicom import make_series
+from tests.helpers.results import assert_valid_result, load_result
 from tests.helpers.tools import require_tool
 
 CONTRACT_KEYS = {"schema", "status", "error", "inputs", "study_instance_uid", "series_instance_uid",
@@ -22,7 +24,18 @@ FAST = "registration:\n  stages: [rigid, affine]\n"
 
 
 def _results(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
+    return [load_result(p) for p in sorted(out.glob("*/result.json"))]
+
+
+@pytest.fixture(autouse=True)
+def _every_result_matches_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every result the pipeline returns here, written or not, matches docs/result.schema.json."""
+    process_series = Pipeline.process_series
+
+    def checked(self, *args, **kwargs):
+        return assert_valid_result(process_series(self, *args, **kwargs))
+
+    monkeypatch.setattr(Pipeline, "process_series", checked)
 
 
 def _sr_items(ds):
@@ -169,7 +182,7 @@ def test_output_folder_inside_the_input_is_not_read_back(tmp_path):
 
 def test_resolution_warning_only_when_coarser_than_the_database():
     from processor.pipeline import resolution_warning
-    assert resolution_warning({"estimated_fwhm_mm": 14.0, "target_fwhm_mm": 16.0}) is None
-    assert resolution_warning({"estimated_fwhm_mm": 16.4, "target_fwhm_mm": 16.0}) is None
-    text = resolution_warning({"estimated_fwhm_mm": 18.2, "target_fwhm_mm": 16.0})
+    assert resolution_warning(Resolution(14.0, 9.8, 16.0)) is None
+    assert resolution_warning(Resolution(16.4, 0.0, 16.0)) is None
+    text = resolution_warning(Resolution(18.2, 0.0, 16.0))
     assert "18.2 mm" in text and "16.0 mm" in text and "overstated" in text

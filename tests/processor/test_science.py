@@ -114,9 +114,9 @@ def test_region_table_and_indices_follow_the_pattern(atlas, analyser):
     ad = analyser.analyse(_scan(_subject(atlas, 5, "AD", severity=(0.3, 0.3), variant="typical"), np.random.default_rng(5)))
     dlb = analyser.analyse(_scan(_subject(atlas, 5, "DLB", severity=(0.3, 0.3), variant="typical"), np.random.default_rng(5)))
     nc = analyser.analyse(_scan(_subject(atlas, 5), np.random.default_rng(5)))
-    assert ad.regions["parietal_L"]["extent_pct"] > 30 and nc.regions["parietal_L"]["extent_pct"] < 15
-    assert ad.indices["severity"] > nc.indices["severity"] + 0.5
-    assert ad.indices["extent"] > nc.indices["extent"] + 20
+    assert ad.regions["parietal_L"].extent_pct > 30 and nc.regions["parietal_L"].extent_pct < 15
+    assert ad.indices.severity > nc.indices.severity + 0.5
+    assert ad.indices.extent > nc.indices.extent + 20
     # Cingulate island sign: the posterior cingulate is spared relative to the occipital
     # cortex in DLB, not in AD.
-    assert 0 < dlb.indices["ciscore"] < ad.indices["ciscore"]
+    assert 0 < dlb.indices.ciscore < ad.indices.ciscore

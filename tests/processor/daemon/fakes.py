@@ -22,7 +22,11 @@ from typing import Any, Callable, Mapping
 
 import pydicom
 
+from atlas.analysis import Indices, RegionStats, Statistics
+from processor.result import OutputEntry, Registration, Result, ResultError, Status
+from spectssp.errors import ErrorCode
 from spectssp.fsutil import atomic_write_json, publish_dir, safe_name
+from tests.helpers.results import load_result
 
 FACTORY = "tests.processor.daemon.fakes:factory"
 BEHAVIOUR_FILE = "fake-behaviour.json"
@@ -87,26 +91,32 @@ def factory(cfg: Any) -> Callable[[list[Path], Path], list[dict[str, Any]]]:
         time.sleep(behaviour.sleep_s)
         if behaviour.outcome is Outcome.RAISE:
             raise RuntimeError("a bug in the pipeline")
-        status = "rejected" if behaviour.outcome is Outcome.REJECT else "ok"
-        result = {"schema": "spectssp.result/1", "status": status,
-                  "error": {"code": "unsupported_modality", "message": "not a SPECT series."} if status != "ok" else None,
-                  "inputs": [str(p) for p in paths], "series_instance_uid": uid,
-                  "study_instance_uid": str(ds.StudyInstanceUID), "outputs": []}
+        result = _result(paths, ds, rejected=behaviour.outcome is Outcome.REJECT)
         name = safe_name(uid)
         staging = out_root / f".staging-{name}-{os.getpid()}"
         staging.mkdir(parents=True, exist_ok=True)
-        if status == "ok":
+        if result.status == Status.OK:
             sr = staging / "sr.dcm"
             shutil.copyfile(paths[0], sr)
-            result["outputs"] = [{"kind": "sr", "path": str(out_root / name / "sr.dcm"),
-                                  "sop_class_uid": str(ds.SOPClassUID)},
-                                 {"kind": "report", "path": str(out_root / name / "report.png"),
-                                  "sop_class_uid": None}]
-        atomic_write_json(staging / "result.json", result)
+            result.outputs = [OutputEntry("sr", str(out_root / name / "sr.dcm"), str(ds.SOPClassUID)),
+                              OutputEntry("report", str(out_root / name / "report.png"))]
+        written = result.as_dict()
+        atomic_write_json(staging / "result.json", written)
         publish_dir(staging, out_root / name)
-        return [result]
+        return [written]
 
     return process
+
+
+def _result(paths: list[Path], ds: Dataset, rejected: bool) -> Result:
+    """A result like the pipeline's, with made-up statistics (the fake registers nothing)."""
+    uid = str(ds.SeriesInstanceUID)
+    if rejected:
+        return Result(paths, str(ds.StudyInstanceUID), uid, Status.REJECTED,
+                      ResultError(ErrorCode.UNSUPPORTED_MODALITY, "not a SPECT series."))
+    stats = Statistics(("GLB",), {"parietal_L": RegionStats(0.5, 2.0)}, Indices(0.5, 2.0, 1.0, 0.1), "GLB", None)
+    return Result(paths, str(ds.StudyInstanceUID), uid, Status.OK,
+                  registration=Registration("fake", 1.0, True, 0.5, "spect"), statistics=stats)
 
 
 def calls(cfg: Any) -> list[tuple[str, int, int]]:
@@ -118,4 +128,5 @@ def calls(cfg: Any) -> list[tuple[str, int, int]]:
 
 
 def result_json(cfg: Any, series_uid: str) -> dict[str, Any]:
-    return json.loads((Path(cfg.paths.output) / safe_name(series_uid) / "result.json").read_text())
+    """The series' result.json, validated against the published schema."""
+    return load_result(Path(cfg.paths.output) / safe_name(series_uid) / "result.json")

@@ -23,6 +23,7 @@ from processor.daemon import DONE, FAILED, REJECTED, RUNNING
 from processor.daemon.ledger import Ledger
 from spectssp.fsutil import safe_name
 from tests.helpers.dicom import make_series
+from tests.helpers.results import load_result
 from tests.processor.daemon.realdata import normal_database, site_config, write_studies
 
 pytestmark = pytest.mark.slow
@@ -144,7 +145,7 @@ def test_load_20_studies_processed_exactly_once(tmp_path: Path, watch) -> None:
     results = sorted(p.name for p in w.output.iterdir())
     assert results == sorted(safe_name(s["series_uid"]) for s in studies)
     for s in studies:
-        r = json.loads((w.output / safe_name(s["series_uid"]) / "result.json").read_text())
+        r = load_result(w.output / safe_name(s["series_uid"]) / "result.json")
         assert r["status"] == "ok" and len(r["inputs"]) == len(s["files"])
         assert [o for o in r["outputs"] if o["sop_class_uid"]]
     assert sum(len(list((w.state / "archive" / str(j.id)).iterdir())) for j in jobs) == sum(len(s["files"]) for s in studies)

@@ -12,6 +12,7 @@ from PIL import Image
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from processor.dicom_out import RUO_TEXT, write_secondary_capture
+from processor.result import OutputEntry
 from tests.helpers.dicom import make_source_nm, rgb_image
 from tests.helpers.tools import require_tool
 
@@ -48,8 +49,7 @@ def test_sc_copies_study_and_adds_new_series(tmp_path: Path) -> None:
     assert rec.path.name == f"SC_{rec.sop_instance_uid}.dcm"
     assert [p.name for p in tmp_path.iterdir()] == [rec.path.name]  # no temp file left
     assert np.array_equal(ds.pixel_array, rgb_image())
-    assert rec.as_result_output() == {"kind": "ssp-sheet", "path": str(rec.path),
-                                      "sop_class_uid": "1.2.840.10008.5.1.4.1.1.7"}
+    assert rec.as_result_output() == OutputEntry("ssp-sheet", str(rec.path), "1.2.840.10008.5.1.4.1.1.7")
 
 
 @pytest.mark.integration
