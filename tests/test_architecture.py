@@ -21,7 +21,7 @@ PACKAGES = ("processor", "models", "atlas", "spectssp")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 CONTRACTS = [c["name"] for c in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
              ["tool"]["importlinter"]["contracts"]]
-TOP_LEVEL, RUNTIME, CLASSIFIER, PURE_CORE, NETWORK = CONTRACTS
+TOP_LEVEL, RUNTIME, CLASSIFIER, PURE_CORE = CONTRACTS[:4]   # the first four, in pyproject order
 
 # (module that imports, what it imports, the contract that forbids it)
 OLD_VIOLATIONS = [
@@ -32,6 +32,7 @@ OLD_VIOLATIONS = [
     ("spectssp.core.ssp", "atlas", TOP_LEVEL),
     ("processor.pipeline", "processor.cli.main", RUNTIME),
     ("spectssp.core.zscore", "pydicom", PURE_CORE),
+    ("models.simulate", "processor.worldb", TOP_LEVEL),     # training must never see world B
 ]
 
 
