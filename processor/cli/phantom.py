@@ -74,11 +74,7 @@ def _run_world_a(args: argparse.Namespace) -> int:
     lo, hi = args.severity if args.severity is not None else (0.10, 0.35)
     subject = world_a.SubjectOptions(severity=(lo, hi), variant=args.variant)
     scanner = world_a.ScannerOptions(matrix=args.matrix, noise_free=args.noise_free)
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot create {args.out}: {exc.strerror}.") from exc
-    indices = range(args.start, args.start + args.count)
+    indices = _output_indices(args)
     for n in tqdm(indices, desc=f"phantom {args.label}", unit="study", disable=args.count == 1):
         layout = args.layout or "multiframe"
         if layout == "mixed":
@@ -104,11 +100,7 @@ def _run_world_b(args: argparse.Namespace) -> int:
         world_b.DiseaseOptions(variant=args.variant, severity=tuple(args.severity), early_severity=tuple(args.severity))
     camera = world_b.CameraOptions(matrix=args.matrix, noise_free=args.noise_free)
     layout = None if args.layout in (None, "mixed") else args.layout
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot create {args.out}: {exc.strerror}.") from exc
-    indices = range(args.start, args.start + args.count)
+    indices = _output_indices(args)
     for n in tqdm(indices, desc=f"world B {args.label}", unit="study", disable=args.count == 1):
         study = world_b.make_study(args.label, args.seed, n, camera=camera, disease=disease, layout=layout)
         try:
@@ -117,3 +109,12 @@ def _run_world_b(args: argparse.Namespace) -> int:
             raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write {study.name}: {exc.strerror}.") from exc
     print(f"wrote {args.count} world B {args.label} phantom stud{'y' if args.count == 1 else 'ies'} to {args.out}")
     return 0
+
+
+def _output_indices(args: argparse.Namespace) -> range:
+    """Make --out (a coded error if it cannot be made) and return the study indices to write."""
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot create {args.out}: {exc.strerror}.") from exc
+    return range(args.start, args.start + args.count)

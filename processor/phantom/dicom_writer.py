@@ -21,6 +21,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
 from spectssp import __version__
+from spectssp.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -239,10 +240,7 @@ def save(ds: Dataset, path: Path, transfer_syntax: str = ExplicitVRLittleEndian)
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     meta.TransferSyntaxUID = transfer_syntax
     ds.file_meta = meta
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    ds.save_as(tmp, enforce_file_format=True)
-    tmp.replace(path)
+    atomic_write(path, lambda fh: ds.save_as(fh, enforce_file_format=True))
     return path
 
 

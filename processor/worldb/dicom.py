@@ -21,6 +21,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from spectssp.fsutil import atomic_write
+
 NM_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
 LAYOUTS = ("multiframe", "slices")
 ENCODINGS = ("int16_slope", "uint16_slope", "uint16_counts")
@@ -190,10 +192,7 @@ def _save(ds: Dataset, path: Path, syntax: str) -> Path:
     meta.TransferSyntaxUID = SYNTAXES[syntax]
     meta.ImplementationVersionName = "SPECTSSP_WB"
     ds.file_meta = meta
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    ds.save_as(tmp, enforce_file_format=True)
-    tmp.replace(path)
+    atomic_write(path, lambda fh: ds.save_as(fh, enforce_file_format=True))
     return path
 
 

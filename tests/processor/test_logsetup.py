@@ -29,25 +29,15 @@ def test_rotated_log_file_is_reopened(tmp_path):
     assert "after rotation" in fresh and "before rotation" not in fresh
 
 
-def test_configure_writes_the_run_log_with_the_rotating_handler(tmp_path):
+def test_configure_writes_the_run_log_with_the_rotating_handler(tmp_path, clean_root):
     root = logging.getLogger()
-    saved = list(root.handlers), root.level
-    try:
-        path = configure(0, tmp_path / "logs", ["spectssp", "status"])
-        assert path is not None and path.parent == tmp_path / "logs"
-        assert any(isinstance(h, logging.handlers.WatchedFileHandler) for h in root.handlers)
-        logging.getLogger("spectssp").debug("a debug line")
-        for h in root.handlers:
-            h.flush()
-        assert "a debug line" in path.read_text() and "argv" in path.read_text()
-    finally:
-        for h in list(root.handlers):
-            root.removeHandler(h)
-            if h not in saved[0]:
-                h.close()
-        for h in saved[0]:
-            root.addHandler(h)
-        root.setLevel(saved[1])
+    path = configure(0, tmp_path / "logs", ["spectssp", "status"])
+    assert path is not None and path.parent == tmp_path / "logs"
+    assert any(isinstance(h, logging.handlers.WatchedFileHandler) for h in root.handlers)
+    logging.getLogger("spectssp").debug("a debug line")
+    for h in root.handlers:
+        h.flush()
+    assert "a debug line" in path.read_text() and "argv" in path.read_text()
 
 
 @pytest.fixture
