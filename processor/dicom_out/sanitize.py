@@ -148,6 +148,24 @@ def _same_name(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
+def _fix_values(keyword: str, vr: str, items: list[str]) -> tuple[Any, str | None]:
+    """A multi-valued element: every value repaired by the single-value rules of its VR (an
+    invalid date or age is dropped, never passed on for pydicom to log or highdicom to raise
+    on with the value in the message: it may be patient data)."""
+    fixed_items = []
+    for item in items:
+        fixed, _ = _fix_value(keyword, vr, item)
+        if fixed not in (None, ""):
+            fixed_items.append(str(fixed))
+    if len("\\".join(fixed_items).encode("utf-8")) > 64 * max(len(items), 1):
+        fixed_items = fixed_items[:1]
+    if fixed_items == items:
+        return fixed_items, None
+    if not fixed_items:
+        return None, f"{keyword} had no value valid for VR {vr} and was dropped"
+    return fixed_items, f"{keyword} values were cleaned to fit VR {vr}"
+
+
 def _fix_value(keyword: str, vr: str, value: Any) -> tuple[Any, str | None]:
     """Return the repaired value (None = drop) and a warning sentence when it changed."""
     if value is _Unreadable:
@@ -160,13 +178,7 @@ def _fix_value(keyword: str, vr: str, value: Any) -> tuple[Any, str | None]:
             return fixed, f"{keyword} contained characters or components not allowed in PN, or was too long; it was cleaned"
         return fixed, None
     if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        items = [str(v) for v in value]
-        fixed_items = [clean_text(v, vr) for v in items]
-        joined = "\\".join(fixed_items)
-        if len(joined.encode("utf-8")) > 64 * len(items):
-            fixed_items = fixed_items[:1]
-        changed = fixed_items != items
-        return fixed_items, (f"{keyword} values were cleaned to fit VR {vr}" if changed else None)
+        return _fix_values(keyword, vr, [str(v) for v in value])
     text = str(value)
     if vr == "DA":
         fixed = _fix_date(text.strip())

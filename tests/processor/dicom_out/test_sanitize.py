@@ -82,3 +82,23 @@ def test_safe_uid_for_filename() -> None:
     assert safe_uid_for_filename("../1.2/3") == "1.23"
     with pytest.raises(ValueError):
         safe_uid_for_filename("../..")
+
+
+def test_multi_valued_invalid_dates_and_ages_are_dropped_not_passed_on() -> None:
+    # A multi-valued patient field used to be cleaned of control characters only: pydicom then
+    # logged the invalid value, and highdicom raised with the birth date in its message.
+    src = make_source_nm()
+    src.PatientBirthDate = ["19A0-13-45", "19A0-13-46"]
+    src.PatientAge = ["Y9Q7", "Y9Q8"]
+    ref, warnings = sanitize_reference(src)
+    assert "PatientAge" not in ref or ref.PatientAge in ("", None)
+    assert ref.get("PatientBirthDate", "") in ("", None)
+    assert any("PatientBirthDate" in w for w in warnings) and any("PatientAge" in w for w in warnings)
+    assert all("19A0" not in w and "Y9Q" not in w for w in warnings)
+
+
+def test_multi_valued_field_keeps_its_valid_values() -> None:
+    src = make_source_nm()
+    src.PatientAge = ["070Y", "bad"]
+    ref, _ = sanitize_reference(src)
+    assert str(ref.PatientAge) == "070Y"
