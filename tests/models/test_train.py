@@ -141,7 +141,7 @@ def test_combined_card_records_members_weights_and_calibration(combined):
     assert reg["features"] and all(":" in f for f in reg["features"])
     cal = ens["calibration"]
     assert cnn["weight"] == cal["cnn_weight"] and reg["weight"] == pytest.approx(1 - cal["cnn_weight"])
-    assert 0.05 <= cal["temperature"] <= 20 and cal["n"] == 18 and cal["fitted_on"] == "simulated validation set"
+    assert 0.25 <= cal["temperature"] <= 20 and cal["n"] == 18 and cal["fitted_on"] == "simulated validation set"
     v = cal["validation"]
     # the weight is the grid's best validation log-loss and the temperature can only lower it
     assert v["mixture"]["log_loss"] == pytest.approx(min(cal["weight_grid_log_loss"].values()), abs=1e-4)
@@ -213,3 +213,14 @@ def test_evaluate_reports_ece_and_draws_the_reliability_diagram(combined, tmp_pa
     assert img.shape[1] >= 700 and img.shape[0] >= 350                     # two panels side by side
     assert (img < 100).mean() > 0.01 and (img > 240).mean() > 0.3           # drawn lines and bars on white
     assert rep["reliability_diagram"] == "reliability.png"
+
+
+def test_bundled_model_is_unchanged_by_the_combination(atlas, small_ndb):
+    """The bundled model has no regional member: its probabilities stay the CNN repeats' mean."""
+    from models import BUNDLED_MODEL_DIR
+    from models.inference import load_classifier
+    clf = load_classifier(BUNDLED_MODEL_DIR, "cpu")
+    assert clf.regional is None and "ensemble" not in clf.card
+    p = clf.predict_ssp(atlas.surface, _ssp_of_validation_member(atlas, small_ndb, {"data": {"validation_members": [5]}}))
+    assert p.member_probabilities.shape == (3, 3)
+    assert np.array_equal(p.probabilities, p.member_probabilities.mean(axis=0))
