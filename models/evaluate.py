@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from models import CLASSES
-from models.metrics import aggregate, confusion, fmt, scores
+from models.metrics import aggregate, confusion, expected_calibration_error, fmt, reliability_bins, scores
 from spectssp.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,16 @@ class SetPredictions:
     variants: list[str | None] = field(default_factory=list)
     # per item, for test studies: the label the product reported (a class or "indeterminate")
     product_labels: list[str] = field(default_factory=list)
+    # (N, 3) the model's own probabilities where they are not the mean of the repeats (a model
+    # combined with the regional model and calibrated); None: the repeats' mean
+    probabilities: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.items)
         if self.member_probs.shape[1] != n or len(self.labels) != n:
             raise ValueError("probabilities, labels and items must have one entry per item")
+        if self.probabilities is not None and self.probabilities.shape != (n, self.member_probs.shape[2]):
+            raise ValueError("the model's probabilities must have one row per item")
         for name in ("variants", "product_labels"):
             if getattr(self, name) and len(getattr(self, name)) != n:
                 raise ValueError(f"{name} must be empty or have one entry per item")
@@ -61,11 +66,15 @@ class SetPredictions:
         for m in range(self.member_probs.shape[0]):
             cm = confusion(self.labels, self.member_probs[m].argmax(1), len(CLASSES))
             per_repeat.append(dict(scores(cm, CLASSES), confusion=cm.tolist()))
-        ens = self.member_probs.mean(0)
+        combined = self.probabilities is not None
+        ens = self.probabilities if combined else self.member_probs.mean(0)
         top = ens.argmax(1)                              # the ensemble's call per item
         ens_cm = confusion(self.labels, top, len(CLASSES))
+        calibration = {"probabilities": "combined with the regional model, calibrated" if combined else "ensemble mean",
+                       "ece": round(expected_calibration_error(ens, self.labels), 4),
+                       "bins": reliability_bins(ens, self.labels)}
         out = {"n": int(len(self.labels)), "repeats": aggregate(per_repeat, CLASSES), "per_repeat": per_repeat,
-               "ensemble": dict(scores(ens_cm, CLASSES), confusion=ens_cm.tolist()),
+               "ensemble": dict(scores(ens_cm, CLASSES), confusion=ens_cm.tolist()), "calibration": calibration,
                "failed": self.failed, "indeterminate": sum(pl == "indeterminate" for pl in self.product_labels)}
         if self.product_labels:
             out["product"] = product_scores(self.labels, self.product_labels)
@@ -129,10 +138,12 @@ def simulated_sets(clf, ds) -> list[SetPredictions]:
         probs = clf.baseline.predict_proba(ds.features)[None]
     else:
         probs = clf.member_probs(ds.images)
+    combined = clf.combined(probs.mean(0), ds.features) if clf.regional is not None else None
     out = []
     for which in ("training", "validation"):
         idx = ds.subset(which)
-        out.append(SetPredictions(which, probs[:, idx], ds.labels[idx], [f"{which}-{i}" for i in idx]))
+        out.append(SetPredictions(which, probs[:, idx], ds.labels[idx], [f"{which}-{i}" for i in idx],
+                                  probabilities=None if combined is None else combined[idx]))
     return out
 
 
@@ -252,8 +263,9 @@ def simulated_gallery_entries(clf, ds, which: str = "validation", limit: int = 6
     idx = np.sort(rng.permutation(idx)[:limit])
     mp = clf.member_probs(ds.images[idx])
     out = []
+    combined = clf.combined(mp.mean(0), ds.features[idx]) if clf.regional is not None else None
     for k, i in enumerate(idx):
-        probs = mp[:, k].mean(0)
+        probs = mp[:, k].mean(0) if combined is None else combined[k]
         heat = clf.gradcam(ds.images[i], int(probs.argmax()))
         p = Prediction(probs, mp[:, k], ds.images[i], heat, heat_overlay(grey_composite(ds.images[i].shape[0]), heat), clf.tag, "")
         out.append((CLASSES[int(ds.labels[i])], f"{which} image {i}", p))
@@ -301,10 +313,54 @@ def markdown(report: dict[str, Any]) -> str:
                 acc = rows["accuracy"] if metric == "recall" else ""
                 lines.append(f"| {s} | {metric.replace('_', '-')} | " + " | ".join(rows[metric][c] for c in CLASSES)
                              + f" | {acc} |")
+    lines += calibration_markdown(report["sets"])
     for s, r in report["sets"].items():
         lines += variant_markdown(s, r.get("by_variant") or {})
     lines += localisation_markdown(report.get("gradcam_localisation") or {})
     return "\n".join(lines) + "\n"
+
+
+def calibration_markdown(sets: dict[str, Any]) -> list[str]:
+    """Expected calibration error per set (reports written before it was measured have none)."""
+    rows = [(s, r["calibration"]) for s, r in sets.items() if "calibration" in r]
+    if not rows:
+        return []
+    lines = ["", "Calibration: expected calibration error (ECE; 10 equal-width bins of the top-class probability, "
+             "0 when the probabilities mean what they say); reliability diagram in reliability.png:", "",
+             "| set | probabilities | ECE |", "|---|---|---|"]
+    lines += [f"| {s} | {c['probabilities']} | {c['ece']:.3f} |" for s, c in rows]
+    return lines
+
+
+def plot_reliability(sets: dict[str, Any], path: Path, title: str) -> bool:
+    """Reliability diagram per set: accuracy against mean top-class probability in each bin
+    (bars) beside the diagonal of perfect calibration, with the bin counts; False when no set
+    has calibration bins."""
+    rows = [(s, r["calibration"]) for s, r in sets.items() if "calibration" in r]
+    if not rows:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(rows), figsize=(4 * len(rows), 4), squeeze=False)
+    for ax, (s, cal) in zip(axes[0], rows):
+        full = [b for b in cal["bins"] if b["n"]]
+        ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect")
+        ax.bar([(b["lo"] + b["hi"]) / 2 for b in full], [b["accuracy"] for b in full],
+               width=[b["hi"] - b["lo"] for b in full], edgecolor="black", color="C0", alpha=0.7, label="accuracy")
+        ax.plot([b["confidence"] for b in full], [b["accuracy"] for b in full], "o", color="C3", ms=4,
+                label="mean probability")
+        for b in full:
+            ax.text((b["lo"] + b["hi"]) / 2, min(b["accuracy"] + 0.02, 0.97), str(b["n"]), ha="center", fontsize=7)
+        ax.set_xlim(0, 1), ax.set_ylim(0, 1)
+        ax.set_xlabel("top-class probability"), ax.set_ylabel("accuracy")
+        ax.set_title(f"{s}: ECE {cal['ece']:.3f}", fontsize=10)
+        ax.legend(loc="upper left", fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
 
 
 def variant_markdown(set_name: str, by_variant: dict[str, Any]) -> list[str]:
@@ -339,6 +395,9 @@ def localisation_markdown(loc: dict[str, Any]) -> list[str]:
 
 
 def write_reports(report: dict[str, Any], out_dir: Path) -> None:
+    """report.json, report.md and the reliability diagram (reliability.png) in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    if plot_reliability(report["sets"], out_dir / "reliability.png", str(report.get("model", ""))):
+        report["reliability_diagram"] = "reliability.png"
     for name, text in (("report.json", json.dumps(report, indent=1)), ("report.md", markdown(report))):
         atomic_write_bytes(out_dir / name, text.encode("utf-8"))

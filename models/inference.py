@@ -6,6 +6,10 @@ repeat; the repeats form an ensemble (probabilities averaged), and each referenc
 under ``inference.references`` in the card gives one composite whose probabilities are averaged
 too (the paper read two suitable references per case). Grad-CAM is computed on the composite of
 the first listed reference and averaged over the repeats.
+
+A card with an ``ensemble`` entry (``spectssp train --with-regional-model``) also holds the
+regional logistic regression; its probabilities are combined with the CNN ensemble mean and
+calibrated as the card says (``models.calibration.combine``). The heat map stays the CNN's.
 """
 from __future__ import annotations
 
@@ -125,6 +129,8 @@ class Classifier:
         self.network = card["architecture"]["network"]
         self.members: list[Any] = []
         self.baseline = None
+        self.regional = None                  # the regional member of a combined model
+        self.combination: dict[str, Any] | None = None
         self.bundled = self.model_dir.resolve() == BUNDLED_MODEL_DIR
         if self.network == "logreg":
             from models.networks import RegionalLogReg
@@ -133,6 +139,37 @@ class Classifier:
             self.device = None
         else:
             self._load_networks(device)
+            if card.get("ensemble"):
+                self._load_regional(card["ensemble"])
+
+    def _load_regional(self, ensemble: dict[str, Any]) -> None:
+        from models.networks import RegionalLogReg
+        member = next((m for m in ensemble.get("members", []) if m.get("model") == "regional_logreg"), None)
+        cal = ensemble.get("calibration") or {}
+        if member is None or "cnn_weight" not in cal or "temperature" not in cal:
+            raise ValueError("the model card's ensemble lists no regional model or no calibration")
+        with np.load(self.model_dir / member["file"]) as z:
+            self.regional = RegionalLogReg.from_state({k: z[k] for k in z.files})
+        self.combination = {"cnn_weight": float(cal["cnn_weight"]), "temperature": float(cal["temperature"]),
+                            "features": list(member.get("features") or [])}
+
+    def combined(self, cnn: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """(N, 3) calibrated combination of CNN ensemble means (N, 3) and regional Z tables (N, F)."""
+        from models.calibration import combine
+        if self.regional is None or self.combination is None:
+            raise ValueError("this model has no regional member")
+        return combine(cnn, self.regional.predict_proba(features), self.combination["cnn_weight"],
+                       self.combination["temperature"])
+
+    @functools.lru_cache(maxsize=2)
+    def _features(self, references: tuple[str, ...]):
+        from atlas import load_atlas
+        from models.features import RegionFeatures
+        feats = RegionFeatures(load_atlas().pixel_voi, list(references))
+        want = self.combination["features"] if self.combination else []
+        if want and feats.names != want:
+            raise ValueError("the study's reference regions differ from those the regional model was trained on")
+        return feats
 
     def _load_networks(self, device: str) -> None:
         import torch
@@ -220,6 +257,8 @@ class Classifier:
             return self._predict_baseline(surface, ssp, comps[0])
         member = self.member_probs(comps).mean(axis=1)       # (M, 3), mean over references
         probs = member.mean(axis=0)
+        if self.regional is not None:
+            probs = self.combined(probs[None], self._features(tuple(ssp.references))(ssp.z))[0]
         top = int(np.argmax(probs))
         heat = self.gradcam(comps[0], top)
         return Prediction(probs, member, comps[0], heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
@@ -261,7 +300,8 @@ def load_classifier(model_dir: Path, device: str = "cpu") -> Classifier:
     """Load a model directory written by ``spectssp train``; checks weights against the card."""
     model_dir = Path(model_dir)
     card, sha = read_card(model_dir)
-    for w in card.get("weights", []):
+    extra = [m for m in (card.get("ensemble") or {}).get("members", []) if "file" in m]
+    for w in card.get("weights", []) + extra:
         p = model_dir / w["file"]
         if not p.is_file():
             raise ValueError(f"weights file {p.name} listed in the model card is missing")

@@ -59,3 +59,36 @@ def aggregate(runs: Sequence[dict[str, Any]], classes: Sequence[str]) -> dict[st
 def fmt(ms: dict[str, float], digits: int = 2) -> str:
     """'0.68+-0.02' as in the paper's table."""
     return f"{ms['mean']:.{digits}f}+-{ms['sd']:.{digits}f}"
+
+
+# -- calibration ----------------------------------------------------------------------------
+def reliability_bins(probs: np.ndarray, labels: Sequence[int], bins: int = 10) -> list[dict[str, float]]:
+    """Equal-width bins of the top-class probability (bin m holds (m/bins, (m+1)/bins], the
+    first also 0): per bin the count, mean top probability and accuracy (empty bins have
+    ``None``). The reliability diagram plots accuracy against mean probability."""
+    p = np.asarray(probs, np.float64)
+    y = np.asarray(labels, np.int64)
+    if p.ndim != 2 or p.shape[0] != y.shape[0]:
+        raise ValueError("probabilities must be (N, classes) with one label per row")
+    conf = p.max(axis=1)
+    hit = (p.argmax(axis=1) == y).astype(np.float64)
+    edges = np.arange(bins + 1) / bins           # exact decimal edges: 0.6 sits in (0.5, 0.6]
+    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, bins - 1)
+    out = []
+    for m in range(bins):
+        sel = idx == m
+        n = int(sel.sum())
+        out.append({"lo": m / bins, "hi": (m + 1) / bins, "n": n,
+                    "confidence": float(conf[sel].mean()) if n else None,
+                    "accuracy": float(hit[sel].mean()) if n else None})
+    return out
+
+
+def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], bins: int = 10) -> float:
+    """ECE (Guo et al. 2017): the count-weighted mean gap between accuracy and mean top-class
+    probability over equal-width bins; 0 when the probabilities mean what they say."""
+    cells = reliability_bins(probs, labels, bins)
+    total = sum(c["n"] for c in cells)
+    if total == 0:
+        raise ValueError("no predictions")
+    return float(sum(c["n"] * abs(c["accuracy"] - c["confidence"]) for c in cells if c["n"]) / total)

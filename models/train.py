@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from models import CARD_SCHEMA, CLASSES
+from models.calibration import combine, fit_combination
 from models.metrics import aggregate, confusion, scores
 from models.networks import (BASELINE, MEAN, NETWORKS, STD, RegionalLogReg, build_network, count_parameters, predict_images,
                              resolve_device, to_input)
@@ -170,10 +171,39 @@ def plot_curves(histories: list[dict[str, Any]], path: Path, title: str) -> None
     plt.close(fig)
 
 
+def regional_member(ds: SimDataset, cfg: TrainConfig, cnn_probs: np.ndarray, weights: list[dict[str, Any]],
+                    out_dir: Path) -> dict[str, Any]:
+    """Fit the regional logistic regression on the training images' regional Z tables, choose
+    the CNN weight and temperature on the validation images only, write ``regional_logreg.npz``
+    and return the card's ``ensemble`` entry (members, weights, calibration, combined metrics)."""
+    tr, va = ds.subset("training"), ds.subset("validation")
+    reg = RegionalLogReg(seed=cfg.seed).fit(ds.features[tr], ds.labels[tr])
+    reg_probs = reg.predict_proba(ds.features)
+    calibration = fit_combination(cnn_probs[va], reg_probs[va], ds.labels[va])
+    path = out_dir / "regional_logreg.npz"
+    atomic_write(path, lambda fh: np.savez(fh, **reg.state()))
+    w, t = calibration["cnn_weight"], calibration["temperature"]
+    log.info("combined model: CNN weight %.2f, temperature %.3f; validation log-loss %.3f -> %.3f", w, t,
+             calibration["validation"]["cnn"]["log_loss"], calibration["validation"]["combined"]["log_loss"])
+    return {"members": [{"model": "cnn", "network": cfg.network, "weights": [x["file"] for x in weights], "weight": w},
+                        {"model": "regional_logreg", "file": path.name, "sha256": file_sha256(path),
+                         "features": ds.manifest.get("feature_names", []), "weight": calibration["regional_weight"]}],
+            "combination": "softmax(log(cnn_weight * CNN ensemble mean + regional_weight * regional) / temperature)",
+            "calibration": calibration,
+            "heat_map": "the CNN's (its class activation map for the combined call); the regional model adds none",
+            "metrics": evaluate_sets(ds, combine(cnn_probs, reg_probs, w, t))}
+
+
 def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: dict[str, Any],
                 atlas_sha256: str, dataset_dir: Path | None = None,
-                inference: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train all repeats on ``ds`` and write the model directory; returns the model card."""
+                inference: dict[str, Any] | None = None, progress: bool = True,
+                with_regional: bool = False) -> dict[str, Any]:
+    """Train all repeats on ``ds`` and write the model directory; returns the model card.
+
+    ``with_regional``: also fit the regional logistic regression on the same training images
+    and store the calibrated combination with the CNN ensemble (see :func:`regional_member`)."""
+    if with_regional and cfg.network == BASELINE:
+        raise ValueError("the regional model is combined with a CNN; the logreg network is already the regional model")
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -182,7 +212,8 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
     sim = ds.manifest["config"]
     inference = inference or {"references": list(sim["references"]), "z_min": sim["display_ranges"][0][0],
                               "z_max": sim["display_ranges"][0][1]}
-    weights, histories, per_repeat = [], [], []
+    weights, histories, per_repeat, repeat_probs = [], [], [], []
+    ensemble = None
     if cfg.network == BASELINE:
         tr = ds.subset("training")
         model = RegionalLogReg(seed=cfg.seed).fit(ds.features[tr], ds.labels[tr])
@@ -201,6 +232,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
             device = resolve_device(cfg.device)
             probs = predict_images(model.to(device), ds.images, device)
             per_repeat.append(evaluate_sets(ds, probs))
+            repeat_probs.append(probs)
             hist["final"] = {k: per_repeat[-1][k]["accuracy"] for k in ("training", "validation")}
             histories.append(hist)
             path = out_dir / f"repeat_{r:02d}.pt"
@@ -213,10 +245,13 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
         architecture = {"network": cfg.network, "parameters": count_parameters(build_network(cfg.network, 3)),
                         "cam_layer": spec.cam_layer, "cam_method": spec.cam_method, "head": spec.head, "note": spec.note,
                         "normalisation": {"mean": list(MEAN), "std": list(STD)}}
+        if with_regional:
+            ensemble = regional_member(ds, cfg, np.mean(repeat_probs, axis=0), weights, out_dir)
     metrics = {s: aggregate([p[s] for p in per_repeat], CLASSES) for s in ("training", "validation")}
     metrics["per_repeat"] = per_repeat
     created = _dt.datetime.now(_dt.timezone.utc)
-    wsha = hashlib.sha256("".join(w["sha256"] for w in weights).encode()).hexdigest()
+    shas = [w["sha256"] for w in weights] + [m["sha256"] for m in (ensemble or {}).get("members", []) if "sha256" in m]
+    wsha = hashlib.sha256("".join(shas).encode()).hexdigest()
     from spectssp import __version__
     card = {
         "schema": CARD_SCHEMA,
@@ -240,6 +275,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
                          seconds=round(time.perf_counter() - t0, 1), software=f"spectssp {__version__}"),
         "weights": weights,
         "metrics": metrics,
+        **({"ensemble": ensemble} if ensemble else {}),
         "created": created.isoformat(timespec="seconds"),
     }
     atomic_write_bytes(out_dir / "model.json", json.dumps(card, indent=1).encode("utf-8"))

@@ -61,7 +61,7 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
         raise ValueError("the configuration has no model")
     rec = _Recorder(pipe.classifier)
     pipe.classifier = rec
-    probs, labels, items, failed, preds, variants, reported = [], [], [], [], [], [], []
+    probs, labels, items, failed, preds, variants, reported, model_probs = [], [], [], [], [], [], [], []
     for label, study in tqdm(studies, desc="test studies", unit="study", disable=not progress):
         rec.calls.clear()
         results = pipe.process_paths(sorted(p for p in study.rglob("*") if p.is_file()), work_dir / label / study.name)
@@ -74,6 +74,7 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
                 continue
             p = calls.pop(0)
             probs.append(p.member_probabilities)
+            model_probs.append(p.probabilities)
             labels.append(CLASSES.index(label))
             items.append(f"{label}/{study.name}")
             variants.append(phantom_variant(study))
@@ -82,4 +83,5 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
     if not probs:
         raise ValueError("no test study was classified; see the failures in the pipeline output")
     mp = np.stack(probs, axis=1)  # (M, N, 3)
-    return SetPredictions("test", mp, np.array(labels), items, failed, variants, reported), preds
+    combined = np.stack(model_probs) if getattr(rec.clf, "regional", None) is not None else None
+    return SetPredictions("test", mp, np.array(labels), items, failed, variants, reported, combined), preds

@@ -46,6 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (at most 2 used)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="simulated data set cache")
+    p.add_argument("--with-regional-model", action="store_true",
+                   help="also fit the regional logistic regression (mean Z per region) on the same training images "
+                        "and combine it with the CNN repeats; weight and temperature chosen on the validation set")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_config_arg(p)
     return p
@@ -97,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
                      threads=_pick(args.threads, t.threads), init=str(args.init) if args.init else None)
     if tc.init and tc.network in ("tiny", "logreg"):
         raise SpectSSPError(ErrorCode.CONFIG_INVALID, f"--init applies to torchvision networks, not {tc.network}.")
+    if args.with_regional_model and tc.network == "logreg":
+        raise SpectSSPError(ErrorCode.CONFIG_INVALID, "--with-regional-model combines the regional model with a CNN; "
+                            "the logreg network is the regional model alone.")
     progress = not args.no_progress
     cache = Path(args.cache_dir) if args.cache_dir else (Path(t.cache_dir) if t.cache_dir else None)
     ds, folder = build_or_load(ndb, atlas, sim, cache, progress=progress)
@@ -108,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                 "depth_mm": ndb.meta.get("depth_mm")}
     try:
         card = train_model(ds, tc, args.out, ndb_info=ndb_info, atlas_sha256=atlas.sha256, dataset_dir=folder,
-                           inference=inference, progress=progress)
+                           inference=inference, progress=progress, with_regional=args.with_regional_model)
     except ValueError as exc:
         raise SpectSSPError(ErrorCode.CONFIG_INVALID, str(exc)) from None
     from models.metrics import fmt
@@ -118,4 +124,11 @@ def run(args: argparse.Namespace) -> int:
     for s in ("training", "validation"):
         rec = "  ".join(f"{c} {fmt(m[s]['per_class'][c]['recall'])}" for c in card["classes"])
         print(f"  {s:<10} accuracy {fmt(m[s]['accuracy'])}   recall {rec}")
+    if "ensemble" in card:
+        cal = card["ensemble"]["calibration"]
+        v = cal["validation"]
+        print(f"  combined with the regional model: CNN weight {cal['cnn_weight']:.2f}, temperature "
+              f"{cal['temperature']:.3f}; validation accuracy {v['combined']['accuracy']:.3f}, log-loss "
+              f"{v['cnn']['log_loss']:.3f} (CNN) -> {v['combined']['log_loss']:.3f}, ECE {v['cnn']['ece']:.3f} -> "
+              f"{v['combined']['ece']:.3f}")
     return 0

@@ -55,3 +55,22 @@ def test_matches_scikit_learn():
 def test_bad_labels_raise():
     with pytest.raises(ValueError):
         confusion([0, 3], [0, 1], 3)
+
+
+def test_expected_calibration_error_by_hand():
+    from models.metrics import expected_calibration_error, reliability_bins
+    # top probabilities 0.95, 0.92 (bin 0.9-1.0), 0.62 (bin 0.6-0.7), 0.45, 0.42 (bin 0.4-0.5)
+    probs = [[0.95, 0.03, 0.02], [0.04, 0.92, 0.04], [0.2, 0.18, 0.62], [0.45, 0.3, 0.25], [0.28, 0.3, 0.42]]
+    labels = [0, 1, 0, 0, 1]      # right, right, wrong, right, wrong
+    # bin 0.9-1: conf 0.935, acc 1 -> gap 0.065 x 2; bin 0.6-0.7: 0.62 vs 0 x 1; bin 0.4-0.5: 0.435 vs 0.5 x 2
+    expected = (2 * 0.065 + 1 * 0.62 + 2 * 0.065) / 5
+    assert expected_calibration_error(probs, labels) == pytest.approx(expected)
+    cells = reliability_bins(probs, labels)
+    assert [c["n"] for c in cells] == [0, 0, 0, 0, 2, 0, 1, 0, 0, 2]
+    assert cells[9]["confidence"] == pytest.approx(0.935) and cells[9]["accuracy"] == 1.0
+    assert cells[0]["accuracy"] is None
+    # a probability exactly on an edge belongs to the lower bin: (0.5, 0.6] holds 0.6, (0.8, 0.9] 0.9
+    assert [c["n"] for c in reliability_bins([[0.6, 0.3, 0.1], [0.9, 0.1, 0.0]], [0, 0])] == [0] * 5 + [1, 0, 0, 1, 0]
+    assert expected_calibration_error([[1.0, 0.0, 0.0]], [0]) == 0.0
+    with pytest.raises(ValueError):
+        expected_calibration_error([[0.5, 0.5, 0.0]], [0, 1])

@@ -105,3 +105,122 @@ def test_training_is_reproducible(atlas, small_ndb, tmp_path):
     assert ha["train_loss"] == hb["train_loss"]
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+# -- the CNN combined with the regional model, calibrated on validation --------------------
+@pytest.fixture(scope="module")
+def combined(trained):
+    """The same tiny training (same data set, same seed, so the same CNN repeats) with the
+    regional model beside it."""
+    from processor.cli.main import main
+    root, ndb_path, plain = trained
+    out = root / "combined"
+    rc = main(["train", "--normaldb", str(ndb_path), "--out", str(out), "--protocol", "paper", "--network", "tiny",
+               "--images-per-class", "30", "--validation-per-class", "6", "--image-size", "64", "--repeats", "2",
+               "--epochs", "20", "--patience", "6", "--threads", "1", "--device", "cpu",
+               "--cache-dir", str(root / "cache"), "--no-progress", "--with-regional-model"])
+    assert rc == 0
+    return plain, out
+
+
+def _ssp_of_validation_member(atlas, ndb, card, disease: str = "DLB"):
+    from atlas.analysis import SSPAnalyser
+    from models.simulate import lower_counts, member_volume, paper_regions, reduction_map
+    k = card["data"]["validation_members"][0]
+    vol = lower_counts(member_volume(ndb, atlas, k), reduction_map(atlas, paper_regions(disease, 0.2), 0.0))
+    return SSPAnalyser(atlas, ndb.without(k), 13.5, 2.0).analyse(vol)
+
+
+def test_combined_card_records_members_weights_and_calibration(combined):
+    plain, out = combined
+    card = json.loads((out / "model.json").read_text())
+    ens = card["ensemble"]
+    cnn, reg = ens["members"]
+    assert cnn["model"] == "cnn" and cnn["weights"] == ["repeat_00.pt", "repeat_01.pt"]
+    assert reg["model"] == "regional_logreg" and (out / reg["file"]).is_file() and len(reg["sha256"]) == 64
+    assert reg["features"] and all(":" in f for f in reg["features"])
+    cal = ens["calibration"]
+    assert cnn["weight"] == cal["cnn_weight"] and reg["weight"] == pytest.approx(1 - cal["cnn_weight"])
+    assert 0.25 <= cal["temperature"] <= 20 and cal["n"] == 18 and cal["fitted_on"] == "simulated validation set"
+    v = cal["validation"]
+    # the weight is the grid's best validation log-loss and the temperature can only lower it
+    assert v["mixture"]["log_loss"] == pytest.approx(min(cal["weight_grid_log_loss"].values()), abs=1e-4)
+    assert v["combined"]["log_loss"] <= v["mixture"]["log_loss"] + 1e-4
+    assert "CNN" in ens["heat_map"] and set(ens["metrics"]) == {"training", "validation"}
+    # the CNN repeats are those of the same training without the option
+    plain_card = json.loads((plain / "model.json").read_text())
+    assert [w["sha256"] for w in card["weights"]] == [w["sha256"] for w in plain_card["weights"]]
+    assert "ensemble" not in plain_card and card["version"] != plain_card["version"]
+
+
+def test_combined_inference_applies_the_calibration(combined, atlas, small_ndb):
+    from models.calibration import combine
+    from models.inference import load_classifier
+    plain, out = combined
+    clf, cnn_only = load_classifier(out, "cpu"), load_classifier(plain, "cpu")
+    ssp = _ssp_of_validation_member(atlas, small_ndb, clf.card)
+    p, q = clf.predict_ssp(atlas.surface, ssp), cnn_only.predict_ssp(atlas.surface, ssp)
+    assert p.probabilities.sum() == pytest.approx(1.0) and (p.probabilities > 0).all()
+    assert np.allclose(p.member_probabilities, q.member_probabilities)        # same CNN repeats
+    assert not np.allclose(p.probabilities, q.probabilities, atol=1e-4)        # the combination changed them
+    cal = clf.card["ensemble"]["calibration"]
+    regional = clf.regional.predict_proba(clf._features(tuple(ssp.references))(ssp.z))
+    expected = combine(q.probabilities[None], regional, cal["cnn_weight"], cal["temperature"])[0]
+    assert np.allclose(p.probabilities, expected)
+    assert p.heat.shape == (64, 64) and p.heat_method == "Grad-CAM"            # the CNN's heat map
+
+
+def test_model_without_the_option_is_the_plain_ensemble_mean(trained, atlas, small_ndb):
+    from models.inference import load_classifier
+    _, _, plain = trained
+    clf = load_classifier(plain, "cpu")
+    assert clf.regional is None
+    p = clf.predict_ssp(atlas.surface, _ssp_of_validation_member(atlas, small_ndb, clf.card))
+    assert np.array_equal(p.probabilities, p.member_probabilities.mean(axis=0))
+
+
+def test_combined_model_checks_the_regional_file(combined, tmp_path):
+    import shutil
+
+    from models.inference import load_classifier
+    _, out = combined
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy)
+    with open(copy / "regional_logreg.npz", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(ValueError, match="sha256"):
+        load_classifier(copy, "cpu")
+
+
+def test_evaluate_reports_ece_and_draws_the_reliability_diagram(combined, tmp_path):
+    from PIL import Image
+
+    from processor.cli.main import main
+    _, out = combined
+    rc = main(["evaluate", "--model", str(out), "--out", str(tmp_path / "eval"), "--no-progress"])
+    assert rc == 0
+    rep = json.loads((tmp_path / "eval" / "report.json").read_text())
+    card = json.loads((out / "model.json").read_text())
+    val = rep["sets"]["validation"]
+    assert val["calibration"]["probabilities"].startswith("combined")
+    assert val["calibration"]["ece"] == pytest.approx(card["ensemble"]["calibration"]["validation"]["combined"]["ece"],
+                                                      abs=1e-3)
+    assert sum(b["n"] for b in val["calibration"]["bins"]) == val["n"] == 18
+    assert val["ensemble"]["accuracy"] == pytest.approx(card["ensemble"]["metrics"]["validation"]["accuracy"])
+    md = (tmp_path / "eval" / "report.md").read_text()
+    assert "expected calibration error" in md and f"| validation | {val['calibration']['probabilities']} |" in md
+    img = np.asarray(Image.open(tmp_path / "eval" / "reliability.png").convert("L"))
+    assert img.shape[1] >= 700 and img.shape[0] >= 350                     # two panels side by side
+    assert (img < 100).mean() > 0.01 and (img > 240).mean() > 0.3           # drawn lines and bars on white
+    assert rep["reliability_diagram"] == "reliability.png"
+
+
+def test_bundled_model_is_unchanged_by_the_combination(atlas, small_ndb):
+    """The bundled model has no regional member: its probabilities stay the CNN repeats' mean."""
+    from models import BUNDLED_MODEL_DIR
+    from models.inference import load_classifier
+    clf = load_classifier(BUNDLED_MODEL_DIR, "cpu")
+    assert clf.regional is None and "ensemble" not in clf.card
+    p = clf.predict_ssp(atlas.surface, _ssp_of_validation_member(atlas, small_ndb, {"data": {"validation_members": [5]}}))
+    assert p.member_probabilities.shape == (3, 3)
+    assert np.array_equal(p.probabilities, p.member_probabilities.mean(axis=0))
