@@ -130,6 +130,7 @@ class Pipeline:
                 self.preload.result("resolution matcher")
             _ = self.classifier   # a model that does not load stops the pipeline here
             self._lap("preload (now)", t)
+        self.write_parts_s: dict[str, float] = {}   # the last study's outputs, part by part
         self.startup_warnings: list[str] = []
         trained_on = card_normal_database_sha256(card)
         if self.model_path is not None and trained_on and trained_on != self.ndb.sha256():
@@ -278,11 +279,13 @@ class Pipeline:
         timings.classify = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
+        clock = outputs.PartClock()
+        self.write_parts_s = clock.s
         try:
             result.outputs = outputs.write_all(
                 staging, s, ssp, prediction, result, self.atlas, cfg,
                 ndb_label=f"normal DB: {self.ndb.tracer}, N={self.ndb.n}",
-                model_sha=getattr(self.classifier, "card_sha256", None))
+                model_sha=getattr(self.classifier, "card_sha256", None), clock=clock)
         except OSError as exc:
             raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings.write = round(time.perf_counter() - t, 3)
