@@ -117,7 +117,8 @@ class Pipeline:
             card = verified[0]
         t = self._lap("model card", t)
         self.preload = Preloader(background)
-        self.preload.submit("ants", functools.partial(importlib.import_module, "ants"))
+        if background:   # else the first registration imports it, as it always did
+            self.preload.submit("ants", functools.partial(importlib.import_module, "ants"))
         if self.ndb.resolution_fwhm_mm is not None:
             self.preload.submit("resolution matcher", lambda: self.atlas.resolution_matcher)
         self._classifier: Any = None
@@ -237,7 +238,8 @@ class Pipeline:
         cfg, timings = self.cfg, result.timings_s
 
         t = time.perf_counter()
-        self.preload.result("ants")
+        if "ants" in self.preload:
+            self.preload.result("ants")
         reg = register(s.image, self.atlas, cfg.registration.stages, cfg.registration.threads,
                        cfg.registration.seed, profile=cfg.registration.profile)
         timings.register = round(time.perf_counter() - t, 3)
