@@ -73,8 +73,9 @@ class Pipeline:
     Construction checks everything that can be wrong with the configuration (normal database,
     model card and weights) and returns in about a second; what only later stages need
     (``import ants``, the resolution matcher, the model's networks) then loads in a background
-    thread (:mod:`processor.preload`) that each stage awaits. ``background=False`` loads it all
-    before returning, as before (``make bench`` compares the two).
+    thread (:mod:`processor.preload`) that each stage awaits. ``background=False`` loads the
+    resolution matcher and the model before returning and leaves ``import ants`` to the first
+    registration, as before (``make bench`` compares the two).
     """
 
     def __init__(self, cfg: Section, background: bool = True) -> None:
