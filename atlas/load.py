@@ -91,11 +91,14 @@ class Atlas:
 
     @functools.cached_property
     def resolution_matcher(self):
-        """The resolution estimator on this grid (built once per process: about a second)."""
-        from spectssp.core.resolution import ResolutionMatcher
+        """The resolution estimator on this grid: its references are built once per machine
+        (seconds) and memory-mapped from the cache after (atlas.resolution_cache)."""
+        from atlas.resolution_cache import cached_matcher
         # the brain and 10 mm around it: the spill of counts across the brain edge is the
         # strongest cue to resolution
-        return ResolutionMatcher(self.perfusion_model, self.volume_mask(VOLUME_MARGIN_MM), self.voxel_mm)
+        return cached_matcher(self.perfusion_model, self.volume_mask(VOLUME_MARGIN_MM), self.voxel_mm,
+                              provenance={"atlas_sha256": self.sha256, "volume_margin_mm": VOLUME_MARGIN_MM,
+                                          "sharp": "Atlas.perfusion_model"})
 
     def world_mm(self, ijk: np.ndarray) -> np.ndarray:
         """RAS millimetres of voxel indices (N, 3)."""

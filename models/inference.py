@@ -211,7 +211,7 @@ class Classifier:
     @property
     def normal_database_sha256(self) -> str | None:
         """The database the model was trained against (the pipeline may compare it with its own)."""
-        return (self.card.get("normal_database") or {}).get("sha256")
+        return card_normal_database_sha256(self.card)
 
     # -- images -> probabilities ------------------------------------------------------------
     def member_probs(self, images: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -296,10 +296,14 @@ def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:
     return card, hashlib.sha256(raw).hexdigest()
 
 
-def load_classifier(model_dir: Path, device: str = "cpu") -> Classifier:
-    """Load a model directory written by ``spectssp train``; checks weights against the card."""
+def verify_model(model_dir: Path) -> tuple[dict[str, Any], str]:
+    """(model card, sha256 of model.json) once every weights file it lists is present and
+    matches its sha256; ValueError otherwise. Cheap (no torch): the pipeline checks this before
+    it loads the networks in the background, so a broken model still stops it at start-up."""
     model_dir = Path(model_dir)
     card, sha = read_card(model_dir)
+    if tuple(card.get("classes", ())) != CLASSES:
+        raise ValueError(f"model classes {tuple(card.get('classes', ()))} are not {CLASSES}")
     extra = [m for m in (card.get("ensemble") or {}).get("members", []) if "file" in m]
     for w in card.get("weights", []) + extra:
         p = model_dir / w["file"]
@@ -307,6 +311,20 @@ def load_classifier(model_dir: Path, device: str = "cpu") -> Classifier:
             raise ValueError(f"weights file {p.name} listed in the model card is missing")
         if hashlib.sha256(p.read_bytes()).hexdigest() != w["sha256"]:
             raise ValueError(f"weights file {p.name} does not match the sha256 in the model card")
+    return card, sha
+
+
+def card_normal_database_sha256(card: dict[str, Any]) -> str | None:
+    """The database a model card says the model was trained against."""
+    return (card.get("normal_database") or {}).get("sha256")
+
+
+def load_classifier(model_dir: Path, device: str = "cpu",
+                    verified: tuple[dict[str, Any], str] | None = None) -> Classifier:
+    """Load a model directory written by ``spectssp train``; checks weights against the card
+    (unless ``verified`` is what :func:`verify_model` returned for it)."""
+    model_dir = Path(model_dir)
+    card, sha = verified if verified is not None else verify_model(model_dir)
     try:
         import torch
         if device in ("cpu", "auto") and torch.get_num_threads() > 2:
@@ -314,3 +332,11 @@ def load_classifier(model_dir: Path, device: str = "cpu") -> Classifier:
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
     return Classifier(model_dir, card, sha, device)
+
+
+def import_heat_method(clf: Classifier) -> None:
+    """Import what :meth:`Classifier.gradcam` needs (pytorch_grad_cam pulls in scikit-learn and
+    matplotlib: seconds), so a process that loads the model ahead does not pay it on its first
+    study."""
+    if clf.baseline is None:
+        import pytorch_grad_cam  # noqa: F401

@@ -7,6 +7,8 @@ crash never leaves half an output. Every input file is accounted for in exactly 
 """
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import shutil
 import tempfile
@@ -22,10 +24,11 @@ from atlas.analysis import Resolution, SSPAnalyser
 from atlas.load import BUNDLED_NORMAL_DATABASE
 from atlas.normaldb import NormalDatabase
 from models import BUNDLED_MODEL_DIR
-from models.inference import load_classifier
+from models.inference import card_normal_database_sha256, import_heat_method, load_classifier, verify_model
 from processor import outputs
 from processor.config import BUNDLED, Section
 from processor.intake import find_files, intake_options, load_series
+from processor.preload import Preloader
 from processor.registration import register
 from processor.result import NormalDatabaseInfo, Result, ResultError, Status
 from spectssp.core.resolution import is_coarser
@@ -54,17 +57,39 @@ def resolve_model(cfg: Section) -> Path | None:
     return path
 
 
-class Pipeline:
-    """Loads the atlas, normal database and model once; processes series one by one."""
+def _load_model(model_path: Path, device: str, verified: tuple[dict, str]):
+    """The classifier and what its heat map imports (the background load of the model)."""
+    clf = load_classifier(model_path, device=device, verified=verified)
+    import_heat_method(clf)
+    return clf
 
-    def __init__(self, cfg: Section) -> None:
+
+_PENDING = object()   # the classifier before its background load was awaited
+
+
+class Pipeline:
+    """Loads the atlas, normal database and model once; processes series one by one.
+
+    Construction checks everything that can be wrong with the configuration (normal database,
+    model card and weights) and returns in about a second; what only later stages need
+    (``import ants``, the resolution matcher, the model's networks) then loads in a background
+    thread (:mod:`processor.preload`) that each stage awaits. ``background=False`` loads the
+    resolution matcher and the model before returning and leaves ``import ants`` to the first
+    registration, as before (``make bench`` compares the two).
+    """
+
+    def __init__(self, cfg: Section, background: bool = True) -> None:
         self.cfg = cfg
+        self.startup_s: dict[str, float] = {}   # what construction spent, part by part
+        t = time.perf_counter()
         self.atlas = load_atlas()
+        t = self._lap("atlas", t)
         ndb_path = resolve_normal_database(cfg)
         try:
             self.ndb = NormalDatabase.load(ndb_path, volumes=False)
         except ValueError as exc:
             raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc)) from None
+        t = self._lap("normal database", t)
         if (self.ndb.meta.get("atlas_sha256") != self.atlas.sha256
                 or self.ndb.raw_ssp.shape[1] != self.atlas.surface.n_pixels):
             raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} was built on another "
@@ -79,28 +104,70 @@ class Pipeline:
                                 f"{_fwhm_text(cfg.ssp.resolution_fwhm_mm)}; they must match: set "
                                 "ssp.resolution_fwhm_mm to the database's value or rebuild the database with "
                                 "'spectssp normaldb build'.")
-        if self.ndb.resolution_fwhm_mm is not None:
-            _ = self.atlas.resolution_matcher   # built now, not on the first study's clock
         self.ndb_path = ndb_path
         self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,
                                     cfg.classifier.reference)
-        self.classifier = None
-        model_path = resolve_model(cfg)
-        if model_path is not None:
+        t = self._lap("checks", t)
+        self.model_path = resolve_model(cfg)
+        card: dict[str, Any] = {}
+        if self.model_path is not None:
             try:
-                self.classifier = load_classifier(model_path, device=cfg.classifier.device)
+                verified = verify_model(self.model_path)
             except (OSError, ValueError) as exc:
-                raise SpectSSPError(ErrorCode.MODEL_ERROR, f"cannot load the model at {str(model_path)!r}: {exc}") from None
+                raise SpectSSPError(ErrorCode.MODEL_ERROR, f"cannot load the model at {str(self.model_path)!r}: {exc}") from None
+            card = verified[0]
+        t = self._lap("model card", t)
+        self.preload = Preloader(background)
+        if background:   # else the first registration imports it, as it always did
+            self.preload.submit("ants", functools.partial(importlib.import_module, "ants"))
+        if self.ndb.resolution_fwhm_mm is not None:
+            self.preload.submit("resolution matcher", lambda: self.atlas.resolution_matcher)
+        self._classifier: Any = None
+        if self.model_path is not None:
+            self._classifier = _PENDING
+            self.preload.submit("model", functools.partial(_load_model, self.model_path, cfg.classifier.device,
+                                                           verified))
+        if not background:
+            if "resolution matcher" in self.preload:
+                self.preload.result("resolution matcher")
+            _ = self.classifier   # a model that does not load stops the pipeline here
+            self._lap("preload (now)", t)
+        self.write_parts_s: dict[str, float] = {}   # the last study's outputs, part by part
         self.startup_warnings: list[str] = []
-        trained_on = getattr(self.classifier, "normal_database_sha256", None)
-        if self.classifier is not None and trained_on and trained_on != self.ndb.sha256():
+        trained_on = card_normal_database_sha256(card)
+        if self.model_path is not None and trained_on and trained_on != self.ndb.sha256():
             # The CNN sees Z maps; against another database they shift. Still usable, but say so.
             self.startup_warnings.append(
-                f"the model {self.classifier.name} was trained against another normal database "
+                f"the model {card['name']} was trained against another normal database "
                 f"({trained_on[:12]}) than the one in use ({self.ndb.sha256()[:12]}); retrain it with "
                 "'spectssp train --normaldb' on this database")
             log.warning(self.startup_warnings[-1])
         self.ndb_info = NormalDatabaseInfo(str(ndb_path), self.ndb.n, self.ndb.tracer, self.ndb.sha256()[:16])
+
+    def _lap(self, part: str, since: float) -> float:
+        now = time.perf_counter()
+        self.startup_s[part] = round(now - since, 3)
+        return now
+
+    @property
+    def classifier(self):
+        """The loaded classifier (awaiting its background load), None without a model; a model
+        that fails to load raises MODEL_ERROR here, for every study that needs it."""
+        if self._classifier is _PENDING:
+            try:
+                self._classifier = self.preload.result("model")
+            except (OSError, ValueError, RuntimeError, ImportError) as exc:
+                raise SpectSSPError(ErrorCode.MODEL_ERROR,
+                                    f"cannot load the model at {str(self.model_path)!r}: {exc}") from None
+        return self._classifier
+
+    @classifier.setter
+    def classifier(self, clf) -> None:
+        self._classifier = clf
+
+    def close(self) -> None:
+        """Drop background loads not started yet (a caller that stops early need not wait for them)."""
+        self.preload.close()
 
     # -- stages -------------------------------------------------------------------------
     def intake(self, paths: list[Path]):
@@ -172,6 +239,8 @@ class Pipeline:
         cfg, timings = self.cfg, result.timings_s
 
         t = time.perf_counter()
+        if "ants" in self.preload:
+            self.preload.result("ants")
         reg = register(s.image, self.atlas, cfg.registration.stages, cfg.registration.threads,
                        cfg.registration.seed, profile=cfg.registration.profile)
         timings.register = round(time.perf_counter() - t, 3)
@@ -184,6 +253,8 @@ class Pipeline:
                                 f"{cfg.registration.qc_threshold}); see the QC picture.")
 
         t = time.perf_counter()
+        if "resolution matcher" in self.preload:
+            self.preload.result("resolution matcher")
         try:
             ssp = self.analyser.analyse(reg.volume, estimate_on=reg.linear_volume)
         except ValueError as exc:  # a reference region without counts (outside the field of view)
@@ -211,11 +282,13 @@ class Pipeline:
         timings.classify = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
+        clock = outputs.PartClock()
+        self.write_parts_s = clock.s
         try:
             result.outputs = outputs.write_all(
                 staging, s, ssp, prediction, result, self.atlas, cfg,
                 ndb_label=f"normal DB: {self.ndb.tracer}, N={self.ndb.n}",
-                model_sha=getattr(self.classifier, "card_sha256", None))
+                model_sha=getattr(self.classifier, "card_sha256", None), clock=clock)
         except OSError as exc:
             raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings.write = round(time.perf_counter() - t, 3)

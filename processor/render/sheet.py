@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from atlas.surface import VIEWS, Surface
 from spectssp import RESEARCH_BANNER, SOFTWARE_NAME, __version__
 from spectssp.core.colormap import LUT
-from atlas.render.layout import cell_size, view_rgb
+from atlas.render.layout import cell_size, grey_view, view_rgb
 from processor.render.text import font
 
 SCALE = 2          # screen pixels per 2 mm surface pixel
@@ -64,9 +64,7 @@ def render_sheet(surface: Surface, z_rows: dict[str, np.ndarray], info: SheetInf
         top = y0 + r * cell
         draw.text((MARGIN, top + cell / 2 - 10), name if name != "TEMPLATE" else "", fill=white, font=font(18, bold=True))
         for c, view in enumerate(VIEWS):
-            rgb = view_rgb(surface, view, z, z_min, z_max)
-            tile = Image.fromarray(rgb).resize((cell, cell), Image.BILINEAR)
-            img.paste(tile, (x0 + c * cell, top))
+            img.paste(_tile(surface, view, z, z_min, z_max, cell), (x0 + c * cell, top))
             if view in LR_MARKERS:
                 (left, right), (xl, xr) = LR_MARKERS[view], markers[view]
                 draw.text((x0 + c * cell + xl, top + 2), left, fill=white, font=font(16, bold=True))
@@ -75,6 +73,25 @@ def render_sheet(surface: Surface, z_rows: dict[str, np.ndarray], info: SheetInf
     banner = f"{RESEARCH_BANNER}    {SOFTWARE_NAME} {__version__}"
     draw.text((MARGIN, height - FOOTER_H + 18), banner, fill=(255, 210, 0), font=font(20, bold=True))
     return np.asarray(img)
+
+
+_TEMPLATE_TILES: dict[tuple[str, int], tuple[np.ndarray, Image.Image]] = {}
+
+
+def _tile(surface: Surface, view: str, z: np.ndarray | None, z_min: float, z_max: float, cell: int) -> Image.Image:
+    """One view at sheet scale; the TEMPLATE row (``z`` None) is the same for every sheet and
+    study, so it is resized once per grey surface."""
+    if z is None:
+        grey = grey_view(surface, view)[0]
+        hit = _TEMPLATE_TILES.get((view, cell))
+        if hit is None or hit[0] is not grey:
+            hit = _TEMPLATE_TILES[(view, cell)] = (grey, _resize(view_rgb(surface, view, None, z_min, z_max), cell))
+        return hit[1]
+    return _resize(view_rgb(surface, view, z, z_min, z_max), cell)
+
+
+def _resize(rgb: np.ndarray, cell: int) -> Image.Image:
+    return Image.fromarray(rgb).resize((cell, cell), Image.BILINEAR)
 
 
 def _marker_columns(surface: Surface, cell: int) -> dict[str, tuple[int, int]]:

@@ -68,16 +68,23 @@ class ResolutionMatcher:
     """Blurred copies of a sharp reference at candidate FWHMs, standardised inside a mask."""
 
     def __init__(self, sharp: np.ndarray, mask: np.ndarray, voxel_mm: float,
-                 candidates_mm: tuple[float, ...] = CANDIDATES_MM) -> None:
+                 candidates_mm: tuple[float, ...] = CANDIDATES_MM, references: np.ndarray | None = None) -> None:
+        """``references``: the blurred references this constructor built earlier from the same
+        inputs (a cache, see atlas.resolution_cache), so that seconds of smoothing are not repeated."""
         if len(candidates_mm) < 3 or any(b <= a for a, b in zip(candidates_mm, candidates_mm[1:])):
             raise ValueError("need at least 3 increasing candidate FWHMs")
         self.voxel_mm = float(voxel_mm)
         self.candidates = np.asarray(candidates_mm, np.float64)
         self.index = np.flatnonzero(mask.ravel())
-        rows = [_standardise(smooth_fwhm(sharp, f, voxel_mm).ravel()[self.index]) for f in self.candidates]
-        # float64: near the peak the correlation curve is flat at large FWHMs, and the parabola
-        # through it should not see rounding (about 60 MB on the atlas grid)
-        self.references = np.stack(rows)      # (C, N), each zero mean, unit norm
+        if references is None:
+            rows = [_standardise(smooth_fwhm(sharp, f, voxel_mm).ravel()[self.index]) for f in self.candidates]
+            # float64: near the peak the correlation curve is flat at large FWHMs, and the parabola
+            # through it should not see rounding (about 60 MB on the atlas grid)
+            references = np.stack(rows)
+        elif references.shape != (len(self.candidates), self.index.size) or references.dtype != np.float64:
+            raise ValueError(f"references of shape {references.shape} ({references.dtype}) do not fit "
+                             f"{len(self.candidates)} candidates x {self.index.size} voxels (float64)")
+        self.references = references          # (C, N), each zero mean, unit norm
 
     def correlations(self, volume: np.ndarray) -> np.ndarray:
         """Pearson correlation of ``volume`` with each blurred reference, inside the mask."""
