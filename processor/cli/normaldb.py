@@ -2,41 +2,23 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
+import os
 from pathlib import Path
 
-from processor.cli.common import add_config_arg, existing_inputs
+from tqdm import tqdm
+
+from atlas import load_atlas
+from atlas.normaldb import NormalDatabase
+from atlas.normaldb_build import NormalDatabaseBuilder
+from processor.cli.common import existing_inputs
+from processor.config import load_config
+from processor.intake import intake_options, load_series, normalise_tracer
+from processor.registration import register
+from spectssp.errors import ErrorCode, SpectSSPError
 
 log = logging.getLogger(__name__)
-
-HELP = """\
-Build a normal database from a site's own normal studies (the paper used 28), or show one.
-
-  spectssp normaldb build NORMALS/ --out site.ndb
-  spectssp normaldb info site.ndb
-
-Each series goes through intake and registration like a patient study, is harmonised to
-ssp.resolution_fwhm_mm (config.yaml), and its 3D-SSP values and reference-region means are
-stored, with the registered volume (for retraining and for leave-one-out maps). All members
-must have the same tracer. Patients are then processed at the database's resolution.
-"""
-
-
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("normaldb", help="build or show a normal database", description=HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    b = ssub.add_parser("build", help="build a database from normal DICOM studies")
-    b.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
-    b.add_argument("--out", type=Path, required=True, metavar="FILE", help="database file to write (.ndb)")
-    b.add_argument("--tracer", default=None, help="expected tracer (default: from the DICOM headers)")
-    b.add_argument("--strict", action="store_true", help="fail if any input series is rejected")
-    b.add_argument("--note", default="", help="free text stored in the database (e.g. how members were chosen)")
-    add_config_arg(b)
-    i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database")
-    i.add_argument("file", type=Path)
-    add_config_arg(i)
-    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,16 +26,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from atlas import load_atlas
-    from atlas.normaldb_build import NormalDatabaseBuilder
-    from spectssp.errors import ErrorCode
-    from processor.config import load_config
-    from spectssp.errors import SpectSSPError
-    from processor.intake import intake_options, load_series, normalise_tracer
-    from processor.registration import register
-
     cfg = load_config(args.config)
     inputs = existing_inputs(args.inputs)
     _check_writable(args.out)
@@ -108,15 +80,11 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _short_hash(path) -> str:
-    import hashlib
     return hashlib.sha1(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:10]
 
 
 def _check_writable(out: Path) -> None:
     """Fail before hours of registration, not after."""
-    import os
-    from spectssp.errors import ErrorCode
-    from spectssp.errors import SpectSSPError
     parent = out.resolve().parent
     if out.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
         raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write the database to {str(out)!r} "
@@ -133,11 +101,6 @@ def _age_years(header) -> float | None:
 
 
 def _info(args: argparse.Namespace) -> int:
-
-    from atlas.normaldb import NormalDatabase
-    from spectssp.errors import ErrorCode
-    from processor.config import load_config
-    from spectssp.errors import SpectSSPError
     cfg = load_config(args.config)
     try:
         ndb = NormalDatabase.load(args.file, volumes=False)

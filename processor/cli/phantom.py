@@ -7,47 +7,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from processor.phantom import ScannerOptions, SubjectOptions, make_study, write_study
+from spectssp.errors import ConfigError, ErrorCode, SpectSSPError
 
 log = logging.getLogger(__name__)
 
-LABELS = ("NC", "AD", "DLB")
-VARIANTS = ("typical", "asymmetric", "mild", "partial")
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "phantom", help="write digital IMP brain SPECT phantom studies (DICOM + truth)",
-        description="Simulate 123I-IMP brain perfusion SPECT studies (NC, AD or DLB pattern) "
-                    "with subject variability, head pose, SPECT resolution and Poisson noise, "
-                    "and write them as NM DICOM. Same seed, same bytes. Studies with the same "
-                    "seed and index but different labels are independent subjects.")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--label", choices=LABELS, required=True, help="perfusion pattern")
-    p.add_argument("--count", type=int, default=1, help="number of studies (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--start", type=int, default=0, help="index of the first study (default 0)")
-    p.add_argument("--layout", choices=("multiframe", "slices", "mixed"), default="multiframe",
-                   help="one multi-frame file, one file per slice, or either by chance "
-                        "(default multiframe)")
-    p.add_argument("--severity", type=float, nargs=2, metavar=("MIN", "MAX"), default=(0.10, 0.35),
-                   help="fractional count reduction of the disease pattern (default 0.10 0.35)")
-    p.add_argument("--variant", choices=VARIANTS, default=None,
-                   help="disease variant (default: drawn per study)")
-    p.add_argument("--matrix", type=int, choices=(64, 128), default=None,
-                   help="scanner matrix (default: drawn per study)")
-    p.add_argument("--noise-free", action="store_true",
-                   help="expected counts without Poisson noise (for tests)")
-    return p
-
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    from tqdm import tqdm
-
-    from spectssp.errors import ConfigError, ErrorCode, SpectSSPError
-    from processor.phantom import ScannerOptions, SubjectOptions, make_study, write_study
-
     if args.count < 1 or args.seed < 0 or args.start < 0:
         raise ConfigError("--count must be at least 1 and --seed, --start at least 0.")
     lo, hi = args.severity
