@@ -52,10 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def command(name: str) -> Callable[[argparse.Namespace], int | None]:
-    """The ``run`` function of ``processor/cli/<name>.py``, whose module is imported only now (by
-    design): importing every command for the parser would cost ``--help`` 2 s for the pipeline
-    alone and 5 s more for torch (training and evaluation)."""
+def command(args: argparse.Namespace) -> Callable[[argparse.Namespace], int | None]:
+    """The ``run`` function of the parsed command: ``processor/cli/<command>.py``, or the module
+    its parser names for the action. Imported only now, by design: importing every command to
+    build the parser would cost ``--help`` 2 s for the pipeline alone and 5 s more for torch."""
+    name = getattr(args, "command_module", None) or args.command
     return importlib.import_module(f"processor.cli.{name}").run
 
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     logsetup.configure(verbosity, log_dir, ["spectssp", *argv])
     log = logging.getLogger("spectssp")
     try:
-        return int(command(args.command)(args) or 0)
+        return int(command(args)(args) or 0)
     except ConfigError as exc:
         print(f"spectssp: error [{exc.code}] {exc.message}", file=sys.stderr)
         return 2

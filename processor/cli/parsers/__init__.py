@@ -2,7 +2,9 @@
 
 These import nothing heavier than argparse and the config's constants, so ``spectssp --help``
 and ``spectssp COMMAND --help`` answer at once. The command itself (``processor/cli/<name>.py``,
-imports at its top) is imported by ``processor.cli.main`` only when it runs.
+imports at its top) is imported by ``processor.cli.main`` only when it runs; a command with
+actions names each action's module instead (``set_defaults(command_module=...)``), so that a
+light action does not import what a heavy one needs.
 """
 from processor.cli.parsers import demo, evaluate, inspect, normaldb, phantom, process, status, train, watch
 

@@ -1,4 +1,5 @@
-"""Arguments of ``spectssp normaldb`` (the command itself: ``processor/cli/normaldb.py``)."""
+"""Arguments of ``spectssp normaldb`` (the actions themselves: ``processor/cli/normaldb_build.py``,
+``processor/cli/normaldb_info.py``)."""
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true", help="fail if any input series is rejected")
     b.add_argument("--note", default="", help="free text stored in the database (e.g. how members were chosen)")
     add_config_arg(b)
+    b.set_defaults(command_module="normaldb_build")
     i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database")
     i.add_argument("file", type=Path)
     add_config_arg(i)
+    i.set_defaults(command_module="normaldb_info")
     return p

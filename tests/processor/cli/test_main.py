@@ -59,11 +59,22 @@ def test_subcommand_help_exits_0_and_shows_usage(cmd, capsys):
     assert len(out.splitlines()) > 3
 
 
+def _leaves(parser: argparse.ArgumentParser, name: str = "") -> list[tuple[str, argparse.ArgumentParser]]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [(name, parser)]
+    return [leaf for a in subs for n, p in a.choices.items() for leaf in _leaves(p, name or n)]
+
+
 def test_every_command_has_its_parser_and_its_module():
-    """main imports ``processor.cli.<name>`` when the command runs: it must exist for each."""
+    """main imports the module of a command when it runs (``processor.cli.<command>`` or the one
+    its parser names): it must exist for each command and action."""
     assert [c[0] for c in COMMANDS if len(c) == 1] == list(PARSERS)
-    for name in PARSERS:
-        assert importlib.util.find_spec(f"processor.cli.{name}") is not None, name
+    leaves = _leaves(build_parser())
+    assert len(leaves) == len(PARSERS) + 1  # normaldb has two actions
+    for top, parser in leaves:
+        module = f"processor.cli.{parser.get_default('command_module') or top}"
+        assert importlib.util.find_spec(module) is not None, module
 
 
 def test_no_command_prints_help_and_fails(capsys):

@@ -6,7 +6,7 @@ from processor.cli.main import build_parser, command
 
 def run_inspect(argv, capsys):
     args = build_parser().parse_args(["inspect", *argv])
-    code = command(args.command)(args)
+    code = command(args)(args)
     return code, capsys.readouterr().out.splitlines()
 
 
