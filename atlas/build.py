@@ -9,11 +9,15 @@ deterministic: same sources, same bytes.
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
+from nilearn import datasets
+from nilearn.image import resample_to_img
 from scipy import ndimage
 
 from atlas import voi
@@ -32,7 +36,6 @@ PONS_BOX_MM = {"x": (-14.0, 14.0), "y": (-40.0, -12.0), "z": (-44.0, -20.0)}
 
 
 def mni_grid():
-    from nilearn import datasets
     gm = datasets.load_mni152_gm_template(resolution=2)
     wm = datasets.load_mni152_wm_template(resolution=2)
     mask = datasets.load_mni152_brain_mask(resolution=2)
@@ -41,9 +44,6 @@ def mni_grid():
 
 def aal_labels(aal_path: Path, target) -> np.ndarray:
     """AAL2 resampled (nearest neighbour) to the target grid, mapped to our VOI ids."""
-    import csv
-    import nibabel as nib
-    from nilearn.image import resample_to_img
     img = nib.load(str(aal_path))
     res = resample_to_img(img, target, interpolation="nearest", force_resample=True, copy_header=True)
     src = np.asarray(res.get_fdata(), dtype=np.int32)

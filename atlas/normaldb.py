@@ -8,6 +8,7 @@ tracer, N, age range, atlas hash, SSP depth, software version, member series UID
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -110,7 +111,6 @@ class NormalDatabase:
     def sha256(self) -> str:
         """Content hash of the statistics (what a model card pairs with), computed once."""
         if getattr(self, "_sha256", None) is None:
-            import hashlib
             h = hashlib.sha256()
             for a in (self.raw_ssp, self.ref_means):
                 h.update(np.ascontiguousarray(a).tobytes())

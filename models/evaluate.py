@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image, ImageDraw
 
+from atlas import voi
+from atlas.render.composite import composite
 from models import CLASSES
+from models.inference import Prediction, grey_composite, heat_overlay
 from models.metrics import aggregate, confusion, expected_calibration_error, fmt, reliability_bins, scores
 from spectssp.fsutil import atomic_write_bytes
 
@@ -152,8 +157,6 @@ def region_masks(atlas, size: int) -> dict[str, np.ndarray]:
     """(size, size) bool masks of the AD regions, the DLB regions and the whole brain surface in
     the composite: the composite renderer itself draws them (Z at the top of the scale on the
     region's pixels), so masks and network input share every pixel."""
-    from atlas import voi
-    from atlas.render.composite import composite
     pv = atlas.pixel_voi
     sets = {"AD": np.isin(pv, [voi.LABELS[n] for n in voi.AD_REGIONS]),
             "DLB": np.isin(pv, [voi.LABELS[n] for n in voi.DLB_REGIONS]),
@@ -200,11 +203,9 @@ def gradcam_localisation(entries: list[tuple[str, str, Any]], atlas) -> dict[str
 
 # -- pictures -------------------------------------------------------------------------------
 def plot_confusions(reports: dict[str, dict[str, Any]], path: Path, title: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     sets = list(reports)
-    fig, axes = plt.subplots(1, len(sets), figsize=(4 * len(sets), 3.8), squeeze=False)
+    fig = Figure(figsize=(4 * len(sets), 3.8))  # no pyplot: no global figure state, no GUI backend
+    axes = fig.subplots(1, len(sets), squeeze=False)
     for ax, s in zip(axes[0], sets):
         cm = np.array(reports[s]["ensemble"]["confusion"])
         ax.imshow(cm, cmap="Blues")
@@ -218,7 +219,6 @@ def plot_confusions(reports: dict[str, dict[str, Any]], path: Path, title: str) 
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def gallery(entries: list[tuple[str, str, Any]], path: Path, per_group: int = 3) -> int:
@@ -227,7 +227,6 @@ def gallery(entries: list[tuple[str, str, Any]], path: Path, per_group: int = 3)
     ``entries``: (true class, item name, Prediction). Each tile is the composite beside its
     Grad-CAM overlay with the call written under it. Returns the number of tiles.
     """
-    from PIL import Image, ImageDraw
     chosen = []
     for c in CLASSES:
         mine = [e for e in entries if e[0] == c]
@@ -255,7 +254,6 @@ def gallery(entries: list[tuple[str, str, Any]], path: Path, per_group: int = 3)
 
 def simulated_gallery_entries(clf, ds, which: str = "validation", limit: int = 60) -> list[tuple[str, str, Any]]:
     """Predictions with Grad-CAM for simulated images (when there is no test set)."""
-    from models.inference import Prediction, grey_composite, heat_overlay
     if clf.baseline is not None:
         return []
     idx = ds.subset(which)

@@ -44,9 +44,12 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage
+from tqdm import tqdm
 
 from atlas import Atlas, voi
+from atlas.analysis import SSPAnalyser
 from atlas.normaldb import NormalDatabase
+from atlas.render.composite import composite
 from models import CLASSES
 from models.features import RegionFeatures
 
@@ -343,7 +346,6 @@ class Simulator:
     """Makes the images of one data set; numpy only, deterministic per (seed, class, member, j)."""
 
     def __init__(self, atlas: Atlas, ndb: NormalDatabase, cfg: SimulationConfig, depth_mm: float | None = None) -> None:
-        from atlas.analysis import SSPAnalyser
         cfg.validate()
         self.atlas, self.ndb, self.cfg = atlas, ndb, cfg
         depth = float(depth_mm if depth_mm is not None else ndb.meta.get("depth_mm", 13.5))
@@ -390,9 +392,6 @@ class Simulator:
         return vol, info
 
     def build(self, progress: bool = True) -> SimDataset:
-        from atlas.render.composite import composite
-        from tqdm import tqdm
-
         cfg, atlas, ndb = self.cfg, self.atlas, self.ndb
         t0 = time.perf_counter()
         val_members, counts = allocate(ndb.n, cfg, np.random.default_rng([cfg.seed, 999]))

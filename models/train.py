@@ -12,6 +12,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from torch import nn
+from tqdm import tqdm
 
 from models import CARD_SCHEMA, CLASSES
 from models.calibration import combine, fit_combination
@@ -27,6 +30,7 @@ from models.metrics import aggregate, confusion, scores
 from models.networks import (BASELINE, MEAN, NETWORKS, STD, RegionalLogReg, build_network, count_parameters, predict_images,
                              resolve_device, to_input)
 from models.simulate import SimDataset
+from spectssp import __version__
 from spectssp.fsutil import atomic_write, atomic_write_bytes, file_sha256
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,6 @@ class TrainConfig:
 
 def seed_everything(seed: int) -> None:
     """Same seed, same weights and batch order (deterministic kernels where torch has them)."""
-    import random
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -70,8 +73,6 @@ def _logits(out: Any) -> torch.Tensor:
 def train_repeat(ds: SimDataset, cfg: TrainConfig, repeat: int, progress: bool = True,
                  ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Train one repeat; returns the best state dict (by validation) and the history."""
-    from tqdm import tqdm
-
     device = resolve_device(cfg.device)
     seed = cfg.seed * 1000 + repeat
     seed_everything(seed)
@@ -153,10 +154,8 @@ def save_state(state: dict[str, torch.Tensor], path: Path, half: bool = True) ->
 
 
 def plot_curves(histories: list[dict[str, Any]], path: Path, title: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))  # no pyplot: no global figure state, no GUI backend
+    a, b = fig.subplots(1, 2)
     for i, h in enumerate(histories):
         ep = np.arange(1, len(h["train_loss"]) + 1)
         a.plot(ep, h["train_loss"], color=f"C{i % 10}", lw=1, label=f"repeat {i + 1} train")
@@ -168,7 +167,6 @@ def plot_curves(histories: list[dict[str, Any]], path: Path, title: str) -> None
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def regional_member(ds: SimDataset, cfg: TrainConfig, cnn_probs: np.ndarray, weights: list[dict[str, Any]],
@@ -252,7 +250,6 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
     created = _dt.datetime.now(_dt.timezone.utc)
     shas = [w["sha256"] for w in weights] + [m["sha256"] for m in (ensemble or {}).get("members", []) if "sha256" in m]
     wsha = hashlib.sha256("".join(shas).encode()).hexdigest()
-    from spectssp import __version__
     card = {
         "schema": CARD_SCHEMA,
         "name": f"spectssp-{cfg.network}-{sim['protocol']}",

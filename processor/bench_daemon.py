@@ -17,12 +17,16 @@ import sys
 import time
 from pathlib import Path
 
+from atlas import load_atlas
+from processor.config import load_config
+from processor.daemon import Daemon, ManualSource
+from processor.daemon.ledger import ACTIVE, DONE
+from processor.phantom import make_study, write_study
+
 log = logging.getLogger(__name__)
 
 
 def _write_studies(folder: Path, n: int, seed: int) -> list[Path]:
-    from atlas import load_atlas
-    from processor.phantom import make_study, write_study
     atlas = load_atlas()
     out = []
     for i in range(n):
@@ -35,10 +39,6 @@ def _write_studies(folder: Path, n: int, seed: int) -> list[Path]:
 
 def run_once(cfg_path: Path | None, studies: list[Path], root: Path, workers: int, quiet_s: float) -> dict:
     """One daemon run on a fresh state; returns throughput and memory figures."""
-    from processor.config import load_config
-    from processor.daemon import Daemon, ManualSource
-    from processor.daemon.ledger import ACTIVE, DONE
-
     if root.exists():
         shutil.rmtree(root)
     cfg = load_config(cfg_path)

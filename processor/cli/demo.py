@@ -2,31 +2,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-HELP = """\
-Make NC, AD and DLB phantom studies (seeds never used for the bundled normal database or
-model), then process them with the bundled normal database and model, and print what came
-out. Everything lands in --out: phantoms/ (DICOM and truth) and results/.
-Digital phantoms only: no real patient data.
-"""
+from processor.cli.process import summary_line
+from processor.config import load_config
+from processor.phantom import SubjectOptions, make_study, write_study
+from processor.pipeline import Pipeline
+
 DEMO_SEED = 9000
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("demo", help="make phantom studies and process them end to end", description=HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR")
-    p.add_argument("--config", type=Path, default=None, metavar="FILE")
-    return p
-
-
 def run(args: argparse.Namespace) -> int:
-    from processor.cli.process import summary_line
-    from processor.config import load_config
-    from processor.phantom import SubjectOptions, make_study, write_study
-    from processor.pipeline import Pipeline
-
     cfg = load_config(args.config)
     phantoms = args.out / "phantoms"
     studies = []

@@ -5,47 +5,24 @@ import argparse
 import logging
 from pathlib import Path
 
-from processor.cli.common import add_config_arg
+import yaml
+
+from atlas import load_atlas
+from atlas.normaldb import NormalDatabase
+from models import evaluate as ev
+from models.inference import load_classifier
+from models.metrics import fmt
+from models.simulate import GENERAL_KEYS, SimulationConfig, build_or_load, load_dataset
+from processor import evaluation
+from processor.config import from_dict, load_config
+from processor.pipeline import resolve_normal_database
+from spectssp.errors import ErrorCode, SpectSSPError
 
 log = logging.getLogger(__name__)
 
-HELP = """\
-Evaluate a model directory (from `spectssp train`) as the paper's Table 1: per set and class
-precision, recall and F-measure, and accuracy, as mean +- SD over the training repeats, plus
-the ensemble's confusion matrices, report.md / report.json, PNG plots and a Grad-CAM gallery.
-
-  spectssp evaluate --model site-model/ --out eval/                       # training + validation
-  spectssp evaluate --model site-model/ --data TEST/ --normaldb site.ndb --out eval/
-
---data DIR holds DICOM studies as DIR/<AD|DLB|NC>/<study>/; each goes through the whole
-pipeline (intake, registration, 3D-SSP, classification) with --config's settings. The training
-and validation sets are the model's cached simulated data set, simulated again from --normaldb
-when the cache is gone. RESEARCH USE ONLY.
-"""
-
-
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("evaluate", help="Table 1 metrics, confusion matrices and Grad-CAM gallery",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, required=True, metavar="DIR", help="model directory")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="report directory")
-    p.add_argument("--data", type=Path, default=None, metavar="DIR", help="test studies DIR/<class>/<study>/")
-    p.add_argument("--normaldb", type=Path, default=None, metavar="FILE",
-                   help="normal database for the pipeline and for re-simulating (default: the config's)")
-    p.add_argument("--no-simulated", action="store_true", help="skip the training and validation sets")
-    p.add_argument("--gallery", type=int, default=3, metavar="N", help="correct and wrong calls per class shown")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
-    p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="simulated data set cache")
-    p.add_argument("--no-progress", action="store_true")
-    add_config_arg(p)
-    return p
-
 
 def run(args: argparse.Namespace) -> int:
-    from spectssp.errors import ErrorCode, SpectSSPError
-
     cfg = _config(args)
-    from models.inference import load_classifier
     progress = not args.no_progress
     try:
         clf = load_classifier(args.model, cfg.classifier.device)
@@ -67,11 +44,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace):
     """The run's config: --config's settings (validated) with --model, --normaldb and --device."""
-    import yaml
-
-    from processor.config import from_dict
-    from spectssp.errors import ErrorCode, SpectSSPError
-
     if not (args.model / "model.json").is_file():
         raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"{str(args.model)!r} is not a model directory (no model.json).")
     if args.data is not None and not args.data.is_dir():
@@ -79,7 +51,6 @@ def _config(args: argparse.Namespace):
     base: dict = {}
     base_dir = Path.cwd()
     if args.config is not None:
-        from processor.config import load_config
         load_config(args.config)  # validates (one-sentence errors) before we reuse the mapping
         base = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
         base_dir = args.config.resolve().parent
@@ -94,7 +65,6 @@ def _config(args: argparse.Namespace):
 def _simulated_sets(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple[list, list, list[str]]:
     """(sets, gallery entries, data notes) of the training and validation sets, or nothing
     (with a line saying why) when the simulated data set is gone and cannot be made again."""
-    from models import evaluate as ev
     card = clf.card
     ds = _simulated(card, cfg, args, progress)
     if ds is None:
@@ -109,10 +79,6 @@ def _simulated_sets(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple
 
 def _test_set(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple[object, list, str]:
     """(test set, gallery entries, data note) of --data's studies through the whole pipeline."""
-    from spectssp.errors import ErrorCode, SpectSSPError
-    from processor import evaluation
-    from processor.pipeline import resolve_normal_database
-    from atlas.normaldb import NormalDatabase
     try:
         studies = evaluation.find_studies(args.data)
     except ValueError as exc:
@@ -130,14 +96,12 @@ def _test_set(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple[objec
 def _write_report(clf, sets: list, entries: list, data_notes: list[str], args: argparse.Namespace) -> dict:
     """report.md / report.json, the confusion plots and the Grad-CAM gallery in --out; returns
     the per-set reports."""
-    from models import evaluate as ev
     reports = {s.name: s.report() for s in sets}
     report = {"schema": "spectssp.evaluation/1", "model": clf.tag, "model_card_sha256": clf.card_sha256,
               "repeats": int(sets[0].member_probs.shape[0]), "data": "; ".join(data_notes), "sets": reports,
               "items": {s.name: s.items for s in sets}}
     args.out.mkdir(parents=True, exist_ok=True)
     if args.data is not None:
-        from atlas import load_atlas
         report["gradcam_localisation"] = ev.gradcam_localisation(entries, load_atlas())
     ev.plot_confusions(reports, args.out / "confusion.png", clf.tag)
     n_tiles = ev.gallery(entries, args.out / "gradcam_gallery.png", args.gallery)
@@ -147,7 +111,6 @@ def _write_report(clf, sets: list, entries: list, data_notes: list[str], args: a
 
 
 def _print_summary(reports: dict, classes: list[str], out: Path) -> None:
-    from models.metrics import fmt
     for name, r in reports.items():
         rec = "  ".join(f"{c} {fmt(r['repeats']['per_class'][c]['recall'])}" for c in classes)
         print(f"{name:<10} n={r['n']:<5} accuracy {fmt(r['repeats']['accuracy'])}  recall {rec}  "
@@ -157,7 +120,6 @@ def _print_summary(reports: dict, classes: list[str], out: Path) -> None:
 
 def _simulated(card: dict, cfg, args: argparse.Namespace, progress: bool):
     """The model's simulated data set: the cache named in its card, else simulated again."""
-    from models.simulate import SimulationConfig, build_or_load, load_dataset
     d = (card.get("data") or {}).get("dataset_dir")
     if d and (Path(d) / "manifest.json").is_file():
         try:
@@ -168,13 +130,10 @@ def _simulated(card: dict, cfg, args: argparse.Namespace, progress: bool):
             pass
     if args.normaldb is None:
         return None
-    from atlas import load_atlas
-    from atlas.normaldb import NormalDatabase
     ndb = NormalDatabase.load(args.normaldb)
     sim = dict(card["simulation"])
     protocol = sim.pop("protocol")
     if protocol == "paper":
-        from models.simulate import GENERAL_KEYS
         sim = {k: v for k, v in sim.items() if k in GENERAL_KEYS}
     cache = args.cache_dir or (Path(cfg.training.cache_dir) if cfg.training.cache_dir else None)
     ds, _ = build_or_load(ndb, load_atlas(), SimulationConfig.for_protocol(protocol, **sim), cache, progress=progress)

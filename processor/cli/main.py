@@ -1,24 +1,26 @@
 """``spectssp`` entry point: a thin parser over typed functions.
 
-Heavy libraries (torch, ants) are imported inside the commands that need them, so ``--help``
-answers at once. Expected failures (:class:`SpectSSPError`) print one line with a code;
-configuration errors exit with status 2.
+The parser is built from ``processor.cli.parsers`` (argparse only), and a command's module
+(``processor/cli/<command>.py``, which imports what it needs at its top) is imported only when
+that command runs: so ``--help`` answers at once and a light command never pays for torch or
+ANTs. Expected failures (:class:`SpectSSPError`) print one line with a code; configuration
+errors exit with status 2.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
+from typing import Callable
 
+from processor import logsetup
+from processor.cli.parsers import COMMANDS
 from spectssp import __version__, RESEARCH_BANNER
 from spectssp.errors import ConfigError, SpectSSPError
-
-# Order shown in --help. A command exists only when its module does.
-COMMANDS = ["process", "watch", "status", "inspect", "phantom", "normaldb", "train", "evaluate", "demo"]
 
 EPILOG = f"""\
 Typical site workflow:
@@ -40,19 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"spectssp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        modname = f"processor.cli.{name}"
-        if importlib.util.find_spec(modname) is None:
-            continue
-        module = importlib.import_module(modname)
+    for module in COMMANDS.values():
         p = module.add_parser(sub)
         p.add_argument("-v", "--verbose", action="count", default=0, help="more console output (-vv: debug)")
         p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
         p.add_argument("--log-dir", type=Path, default=None,
                        help="where the DEBUG log file of this run goes (default: $SPECTSSP_LOG_DIR, "
                             "else ~/.local/state/spectssp/logs)")
-        p.set_defaults(_run=module.run)
     return parser
+
+
+def command(args: argparse.Namespace) -> Callable[[argparse.Namespace], int | None]:
+    """The ``run`` function of the parsed command: ``processor/cli/<command>.py``, or the module
+    its parser names for the action. Imported only now, by design: importing every command to
+    build the parser would cost ``--help`` 2 s for the pipeline alone and 5 s more for torch."""
+    name = getattr(args, "command_module", None) or args.command
+    return importlib.import_module(f"processor.cli.{name}").run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,14 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    from processor import logsetup
     verbosity = -1 if args.quiet else args.verbose
     log_dir = args.log_dir or Path(os.environ.get("SPECTSSP_LOG_DIR")
                                    or Path.home() / ".local" / "state" / "spectssp" / "logs")
     logsetup.configure(verbosity, log_dir, ["spectssp", *argv])
     log = logging.getLogger("spectssp")
     try:
-        return int(args._run(args) or 0)
+        return int(command(args)(args) or 0)
     except ConfigError as exc:
         print(f"spectssp: error [{exc.code}] {exc.message}", file=sys.stderr)
         return 2
@@ -87,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         print("spectssp: error [internal_error] an unexpected error occurred; run with -vv or see "
               "the log file for details, and report it.", file=sys.stderr)
         if verbosity > 0:
-            import traceback
             traceback.print_exc()
         return 70
 

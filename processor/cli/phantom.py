@@ -9,53 +9,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from processor import phantom as world_a
 from processor import worldb as world_b
+from processor.cli.parsers.phantom import VARIANTS, VARIANTS_B
 from spectssp.errors import ConfigError, ErrorCode, SpectSSPError
 
 log = logging.getLogger(__name__)
-
-LABELS = ("NC", "AD", "DLB")
-VARIANTS = world_a.VARIANTS
-VARIANTS_B = {label: v for label, v in world_b.VARIANTS.items() if v}   # world B's, per disease class
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "phantom", help="write digital IMP brain SPECT phantom studies (DICOM + truth)",
-        description="Simulate 123I-IMP brain perfusion SPECT studies (NC, AD or DLB pattern) "
-                    "with subject variability, head pose, SPECT resolution and Poisson noise, "
-                    "and write them as NM DICOM. Same seed, same bytes. Studies with the same "
-                    "seed and index but different labels are independent subjects.")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--world", choices=("A", "B"), default="A",
-                   help="A: the phantom the bundled model was trained on (default); B: an independently "
-                        "built world for testing only (docs/worldb.md)")
-    p.add_argument("--label", choices=LABELS, required=True, help="perfusion pattern")
-    p.add_argument("--count", type=int, default=1, help="number of studies (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--start", type=int, default=0, help="index of the first study (default 0)")
-    p.add_argument("--layout", choices=("multiframe", "slices", "mixed"), default=None,
-                   help="one multi-frame file, one file per slice, or either by chance "
-                        "(default: multiframe in world A, drawn per study in world B)")
-    p.add_argument("--severity", type=float, nargs=2, metavar=("MIN", "MAX"), default=None,
-                   help="fractional count reduction of the disease pattern (default 0.10 0.35 in "
-                        "world A, 0.12 0.32 in world B)")
-    variants = sorted(set(VARIANTS).union(*VARIANTS_B.values()))
-    p.add_argument("--variant", choices=variants, default=None,
-                   help="disease variant (default: drawn per study); world A: " + ", ".join(VARIANTS)
-                        + "; world B AD: " + ", ".join(VARIANTS_B["AD"]) + "; world B DLB: "
-                        + ", ".join(VARIANTS_B["DLB"]))
-    p.add_argument("--matrix", type=int, choices=(64, 128), default=None,
-                   help="scanner matrix (default: drawn per study)")
-    p.add_argument("--noise-free", action="store_true",
-                   help="expected counts without Poisson noise (for tests)")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

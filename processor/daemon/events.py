@@ -10,6 +10,9 @@ import logging
 from pathlib import Path
 from typing import Callable, Protocol
 
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Path], None]
@@ -23,6 +26,19 @@ class EventSource(Protocol):
     def stop(self) -> None: ...
 
 
+class _Handler(FileSystemEventHandler):
+    """Passes on the paths of the events that can mean new or changed files."""
+
+    def __init__(self, callback: Callback) -> None:
+        super().__init__()
+        self.callback = callback
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("created", "modified", "moved", "closed"):
+            path = getattr(event, "dest_path", "") or event.src_path
+            self.callback(Path(path.decode() if isinstance(path, bytes) else path))
+
+
 class WatchdogSource:
     """Recursive watchdog observer on ``root``."""
 
@@ -31,17 +47,8 @@ class WatchdogSource:
         self._observer = None
 
     def start(self, callback: Callback) -> None:
-        from watchdog.events import FileSystemEvent, FileSystemEventHandler
-        from watchdog.observers import Observer
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event: FileSystemEvent) -> None:
-                if event.event_type in ("created", "modified", "moved", "closed"):
-                    path = getattr(event, "dest_path", "") or event.src_path
-                    callback(Path(path.decode() if isinstance(path, bytes) else path))
-
         self._observer = Observer()
-        self._observer.schedule(Handler(), str(self.root), recursive=True)
+        self._observer.schedule(_Handler(callback), str(self.root), recursive=True)
         self._observer.start()
         log.debug("watching %s", self.root)
 

@@ -16,6 +16,7 @@ would be worse than the few milliseconds per commit.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -130,7 +131,6 @@ class Job:
 
 def content_hash(pairs: Iterable[tuple[str | None, str]]) -> str:
     """Hash of a series version: sorted (SOP Instance UID, file SHA-256) pairs."""
-    import hashlib
     h = hashlib.sha256()
     for sop, sha in sorted((s or "", d) for s, d in pairs):
         h.update(f"{sop}\0{sha}\n".encode("ascii", "replace"))

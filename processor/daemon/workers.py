@@ -12,6 +12,7 @@ after ``kill -9`` of the daemon no orphan keeps writing results that a restart r
 """
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 import multiprocessing as mp
@@ -31,13 +32,7 @@ from spectssp.errors import ErrorCode, SpectSSPError
 log = logging.getLogger(__name__)
 
 ProcessFn = Callable[[list[Path], Path], list[dict[str, Any]]]
-PIPELINE_FACTORY = "processor.daemon.workers:pipeline_factory"
-
-
-def pipeline_factory(cfg: Any) -> ProcessFn:
-    """The production processing function: one :class:`Pipeline` per worker process."""
-    from processor.pipeline import Pipeline
-    return Pipeline(cfg).process_paths
+PIPELINE_FACTORY = "processor.daemon.production:pipeline_factory"  # imported by name in the workers only
 
 
 def resolve(spec: str) -> Callable[[Any], ProcessFn]:
@@ -53,7 +48,6 @@ def peak_rss_mb() -> float:
 
 def _die_with_parent(parent_pid: int) -> None:
     try:
-        import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):

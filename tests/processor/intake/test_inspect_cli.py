@@ -1,12 +1,12 @@
 """``spectssp inspect``: one line per series, exit status by verdict, limits from --config."""
 from __future__ import annotations
 
-from processor.cli.main import build_parser
+from processor.cli.main import build_parser, command
 
 
 def run_inspect(argv, capsys):
     args = build_parser().parse_args(["inspect", *argv])
-    code = args._run(args)
+    code = command(args)(args)
     return code, capsys.readouterr().out.splitlines()
 
 

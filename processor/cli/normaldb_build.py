@@ -1,59 +1,26 @@
-"""``spectssp normaldb``: build and inspect normal databases."""
+"""``spectssp normaldb build``: a normal database from a site's own normal DICOM studies."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
+import os
 from pathlib import Path
 
-from processor.cli.common import add_config_arg, existing_inputs
+from tqdm import tqdm
+
+from atlas import load_atlas
+from atlas.normaldb_build import NormalDatabaseBuilder
+from processor.cli.common import existing_inputs
+from processor.config import load_config
+from processor.intake import intake_options, load_series, normalise_tracer
+from processor.registration import register
+from spectssp.errors import ErrorCode, SpectSSPError
 
 log = logging.getLogger(__name__)
 
-HELP = """\
-Build a normal database from a site's own normal studies (the paper used 28), or show one.
-
-  spectssp normaldb build NORMALS/ --out site.ndb
-  spectssp normaldb info site.ndb
-
-Each series goes through intake and registration like a patient study, is harmonised to
-ssp.resolution_fwhm_mm (config.yaml), and its 3D-SSP values and reference-region means are
-stored, with the registered volume (for retraining and for leave-one-out maps). All members
-must have the same tracer. Patients are then processed at the database's resolution.
-"""
-
-
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("normaldb", help="build or show a normal database", description=HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    b = ssub.add_parser("build", help="build a database from normal DICOM studies")
-    b.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
-    b.add_argument("--out", type=Path, required=True, metavar="FILE", help="database file to write (.ndb)")
-    b.add_argument("--tracer", default=None, help="expected tracer (default: from the DICOM headers)")
-    b.add_argument("--strict", action="store_true", help="fail if any input series is rejected")
-    b.add_argument("--note", default="", help="free text stored in the database (e.g. how members were chosen)")
-    add_config_arg(b)
-    i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database")
-    i.add_argument("file", type=Path)
-    add_config_arg(i)
-    return p
-
 
 def run(args: argparse.Namespace) -> int:
-    return _build(args) if args.action == "build" else _info(args)
-
-
-def _build(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from atlas import load_atlas
-    from atlas.normaldb_build import NormalDatabaseBuilder
-    from spectssp.errors import ErrorCode
-    from processor.config import load_config
-    from spectssp.errors import SpectSSPError
-    from processor.intake import intake_options, load_series, normalise_tracer
-    from processor.registration import register
-
     cfg = load_config(args.config)
     inputs = existing_inputs(args.inputs)
     _check_writable(args.out)
@@ -108,15 +75,11 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _short_hash(path) -> str:
-    import hashlib
     return hashlib.sha1(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:10]
 
 
 def _check_writable(out: Path) -> None:
     """Fail before hours of registration, not after."""
-    import os
-    from spectssp.errors import ErrorCode
-    from spectssp.errors import SpectSSPError
     parent = out.resolve().parent
     if out.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
         raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write the database to {str(out)!r} "
@@ -130,37 +93,3 @@ def _age_years(header) -> float | None:
     if len(text) == 4 and text[:3].isdigit() and text[3] in units:
         return round(int(text[:3]) * units[text[3]], 1)
     return None
-
-
-def _info(args: argparse.Namespace) -> int:
-
-    from atlas.normaldb import NormalDatabase
-    from spectssp.errors import ErrorCode
-    from processor.config import load_config
-    from spectssp.errors import SpectSSPError
-    cfg = load_config(args.config)
-    try:
-        ndb = NormalDatabase.load(args.file, volumes=False)
-    except ValueError as exc:
-        raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc)) from None
-    m = ndb.meta
-    print(f"file:        {args.file}")
-    print(f"members:     {ndb.n}   tracer: {ndb.tracer}   age range: {m.get('age_range')}")
-    print(f"built:       {m.get('created')} with {m.get('software')}; SSP depth {m.get('depth_mm')} mm")
-    if ndb.resolution_fwhm_mm is None:
-        print("resolution:  members used as registered (not harmonised)")
-    else:
-        est = [mm["estimated_fwhm_mm"] for mm in m.get("members", []) if "estimated_fwhm_mm" in mm]
-        span = f"; members estimated {min(est):.1f}-{max(est):.1f} mm" if est else ""
-        print(f"resolution:  harmonised to {ndb.resolution_fwhm_mm:g} mm FWHM{span}")
-    if m.get("note"):
-        print(f"note:        {m['note']}")
-    if ndb.n < 3:
-        print("LOO:         leave-one-out maps need at least 3 members")
-        return 0
-    loo = ndb.loo_z()
-    thr = cfg.ssp.z_threshold
-    for i, r in enumerate(ndb.references):
-        frac = 100.0 * (loo[:, i, :] > thr).mean(axis=1)
-        print(f"LOO {r}:     {frac.mean():.2f} % of surface pixels with Z > {thr:g} (member max {frac.max():.2f} %)")
-    return 0

@@ -1,0 +1,40 @@
+"""``spectssp normaldb info``: summary and leave-one-out specificity of a normal database.
+
+A module of its own so that it imports neither intake (pydicom) nor registration.
+"""
+from __future__ import annotations
+
+import argparse
+
+from atlas.normaldb import NormalDatabase
+from processor.config import load_config
+from spectssp.errors import ErrorCode, SpectSSPError
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    try:
+        ndb = NormalDatabase.load(args.file, volumes=False)
+    except ValueError as exc:
+        raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc)) from None
+    m = ndb.meta
+    print(f"file:        {args.file}")
+    print(f"members:     {ndb.n}   tracer: {ndb.tracer}   age range: {m.get('age_range')}")
+    print(f"built:       {m.get('created')} with {m.get('software')}; SSP depth {m.get('depth_mm')} mm")
+    if ndb.resolution_fwhm_mm is None:
+        print("resolution:  members used as registered (not harmonised)")
+    else:
+        est = [mm["estimated_fwhm_mm"] for mm in m.get("members", []) if "estimated_fwhm_mm" in mm]
+        span = f"; members estimated {min(est):.1f}-{max(est):.1f} mm" if est else ""
+        print(f"resolution:  harmonised to {ndb.resolution_fwhm_mm:g} mm FWHM{span}")
+    if m.get("note"):
+        print(f"note:        {m['note']}")
+    if ndb.n < 3:
+        print("LOO:         leave-one-out maps need at least 3 members")
+        return 0
+    loo = ndb.loo_z()
+    thr = cfg.ssp.z_threshold
+    for i, r in enumerate(ndb.references):
+        frac = 100.0 * (loo[:, i, :] > thr).mean(axis=1)
+        print(f"LOO {r}:     {frac.mean():.2f} % of surface pixels with Z > {thr:g} (member max {frac.max():.2f} %)")
+    return 0

@@ -1,0 +1,39 @@
+"""Arguments of ``spectssp normaldb`` (the actions themselves: ``processor/cli/normaldb_build.py``,
+``processor/cli/normaldb_info.py``)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from processor.cli.common import add_config_arg
+
+HELP = """\
+Build a normal database from a site's own normal studies (the paper used 28), or show one.
+
+  spectssp normaldb build NORMALS/ --out site.ndb
+  spectssp normaldb info site.ndb
+
+Each series goes through intake and registration like a patient study, is harmonised to
+ssp.resolution_fwhm_mm (config.yaml), and its 3D-SSP values and reference-region means are
+stored, with the registered volume (for retraining and for leave-one-out maps). All members
+must have the same tracer. Patients are then processed at the database's resolution.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("normaldb", help="build or show a normal database", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    b = ssub.add_parser("build", help="build a database from normal DICOM studies")
+    b.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    b.add_argument("--out", type=Path, required=True, metavar="FILE", help="database file to write (.ndb)")
+    b.add_argument("--tracer", default=None, help="expected tracer (default: from the DICOM headers)")
+    b.add_argument("--strict", action="store_true", help="fail if any input series is rejected")
+    b.add_argument("--note", default="", help="free text stored in the database (e.g. how members were chosen)")
+    add_config_arg(b)
+    b.set_defaults(command_module="normaldb_build")
+    i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database")
+    i.add_argument("file", type=Path)
+    add_config_arg(i)
+    i.set_defaults(command_module="normaldb_info")
+    return p

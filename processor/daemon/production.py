@@ -1,0 +1,17 @@
+"""The daemon's production processing function, in a module of its own.
+
+Worker processes import it by name (``workers.PIPELINE_FACTORY``), so the daemon process and
+``spectssp status``, which import ``processor.daemon``, never load the pipeline and what it
+imports (1.2 s, before the model).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from processor.daemon.workers import ProcessFn
+from processor.pipeline import Pipeline
+
+
+def pipeline_factory(cfg: Any) -> ProcessFn:
+    """One :class:`Pipeline` per worker process; its ``process_paths`` runs each job."""
+    return Pipeline(cfg).process_paths
