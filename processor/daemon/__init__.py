@@ -10,7 +10,7 @@ import logging
 
 from processor.daemon.assembly import Assembler, Header, HeaderError, Ready, read_header
 from processor.daemon.events import EventSource, ManualSource, WatchdogSource
-from processor.daemon.ledger import (ACTIVE, DONE, DUPLICATE, FAILED, QUEUED, RECEIVED, REJECTED, RUNNING,
+from processor.daemon.ledger import (ACTIVE, DONE, DUPLICATE, FAILED, QUEUED, RECEIVED, REJECTED, RUNNING, JobState,
                                      STATES, TERMINAL, Job, Ledger, content_hash)
 from processor.daemon.service import AlreadyRunning, Daemon
 from processor.daemon.workers import PIPELINE_FACTORY, WorkerPool, default_workers
@@ -18,5 +18,5 @@ from processor.daemon.workers import PIPELINE_FACTORY, WorkerPool, default_worke
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["ACTIVE", "AlreadyRunning", "Assembler", "DONE", "DUPLICATE", "Daemon", "EventSource", "FAILED", "Header",
-           "HeaderError", "Job", "Ledger", "ManualSource", "PIPELINE_FACTORY", "QUEUED", "RECEIVED", "REJECTED", "RUNNING",
+           "HeaderError", "Job", "JobState", "Ledger", "ManualSource", "PIPELINE_FACTORY", "QUEUED", "RECEIVED", "REJECTED", "RUNNING",
            "Ready", "STATES", "TERMINAL", "WatchdogSource", "WorkerPool", "content_hash", "default_workers", "read_header"]

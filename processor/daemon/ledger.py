@@ -22,13 +22,29 @@ import logging
 import sqlite3
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 log = logging.getLogger(__name__)
 
-RECEIVED, QUEUED, RUNNING = "received", "queued", "running"
-DONE, REJECTED, FAILED, DUPLICATE = "done", "rejected", "failed", "duplicate"
+
+
+class JobState(StrEnum):
+    """A job's state in the ledger; the values are what the SQLite file stores (a contract of
+    the state folder: never rename them)."""
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+
+
+RECEIVED, QUEUED, RUNNING = JobState.RECEIVED, JobState.QUEUED, JobState.RUNNING
+DONE, REJECTED, FAILED, DUPLICATE = JobState.DONE, JobState.REJECTED, JobState.FAILED, JobState.DUPLICATE
 ACTIVE = (RECEIVED, QUEUED, RUNNING)
 TERMINAL = (DONE, REJECTED, FAILED, DUPLICATE)
 STATES = ACTIVE + TERMINAL
@@ -106,7 +122,7 @@ class Job:
     accession: str | None
     content_hash: str
     version: int
-    state: str
+    state: JobState
     attempts: int
     n_files: int
     duplicate_of: int | None
@@ -326,6 +342,7 @@ def _job(row: sqlite3.Row | None) -> Job | None:
         return None
     d = dict(row)
     d["outputs"] = json.loads(d["outputs"]) if d["outputs"] else None
+    d["state"] = JobState(d["state"])   # converted where it enters: an unknown state fails here
     return Job(**d)
 
 

@@ -104,3 +104,14 @@ def test_readonly_ledger_cannot_write(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
         ro.create(series_uid="1", study_uid=None, accession=None, files=[], chash="x")
     ro.close()
+
+
+def test_job_states_are_an_enum_whose_stored_values_never_change(tmp_path):
+    from processor.daemon.ledger import JobState
+    assert [s.value for s in JobState] == ["received", "queued", "running", "done", "rejected", "failed",
+                                          "duplicate"]
+    import sqlite3
+    with sqlite3.connect(tmp_path / "x.sqlite") as db:   # stored as the plain text value
+        db.execute("CREATE TABLE t (s TEXT)")
+        db.execute("INSERT INTO t VALUES (?)", (JobState.DONE,))
+        assert db.execute("SELECT s FROM t").fetchone()[0] == "done"
