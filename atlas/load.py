@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from atlas import voi
+from atlas.perfusion import activity_map
+from atlas.resolution_cache import cached_matcher
 from atlas.surface import VIEWS, Surface, pixel_labels, sample_indices
 
 VOLUME_MARGIN_MM = 10.0   # brain + this margin: the voxels a study's resolution shows in
@@ -72,7 +75,6 @@ class Atlas:
     def perfusion_model(self) -> np.ndarray:
         """The noise-free IMP perfusion model at the atlas's own resolution (the template before
         its smoothing): the sharp reference for estimating a study's resolution."""
-        from atlas.perfusion import activity_map
         model = activity_map(self.gm, self.wm, self.brain.astype(np.float32), self.labels, voi.LABELS)
         model.setflags(write=False)   # shared by every study of the process
         return model
@@ -83,7 +85,6 @@ class Atlas:
         edge still belong to the study."""
         key = ("margin", round(float(margin_mm), 3))
         if key not in self._samples:
-            from scipy import ndimage
             steps = int(round(margin_mm / self.voxel_mm))
             self._samples[key] = (ndimage.binary_dilation(self.brain, iterations=steps) if steps > 0
                                   else self.brain.copy())
@@ -93,7 +94,6 @@ class Atlas:
     def resolution_matcher(self):
         """The resolution estimator on this grid: its references are built once per machine
         (seconds) and memory-mapped from the cache after (atlas.resolution_cache)."""
-        from atlas.resolution_cache import cached_matcher
         # the brain and 10 mm around it: the spill of counts across the brain edge is the
         # strongest cue to resolution
         return cached_matcher(self.perfusion_model, self.volume_mask(VOLUME_MARGIN_MM), self.voxel_mm,

@@ -22,8 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
+from atlas import load_atlas
+from atlas.render.composite import GRID, composite
+from atlas.render.layout import cell_size, pad_to_cell
+from atlas.surface import CNN_VIEWS
 from models import BUNDLED_MODEL_DIR, CARD_SCHEMA, CLASSES
+from models.calibration import combine
+from models.features import RegionFeatures
+from spectssp.core.colormap import view_array
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +84,7 @@ class Prediction:
 # -- pictures -------------------------------------------------------------------------------
 def surface_image(surface, values: np.ndarray, size: int) -> np.ndarray:
     """(size, size) float32: per-surface-pixel ``values`` placed like the composite's views."""
-    from PIL import Image
 
-    from spectssp.core.colormap import view_array
-    from atlas.render.composite import GRID
-    from atlas.render.layout import cell_size, pad_to_cell
-    from atlas.surface import CNN_VIEWS
     s = cell_size(surface)
     canvas = np.zeros((2 * s, 2 * s), np.float32)
     for (r, c), v in zip(GRID, CNN_VIEWS):
@@ -93,7 +96,7 @@ def heat_overlay(base_rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.65) ->
     """Jet-coloured ``heat`` (0..1) over ``base_rgb`` (the grey template surface of the same
     layout, see :func:`grey_composite`), on brain pixels only and in proportion to the heat,
     so a reader sees where the network looked without confusing it with the Z rainbow."""
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # deferred: matplotlib, only for heat overlays
     brain = base_rgb.max(axis=2) > 0
     h = np.clip(np.nan_to_num(heat), 0.0, 1.0) * brain
     top = float(h.max())
@@ -107,8 +110,6 @@ def heat_overlay(base_rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.65) ->
 @functools.lru_cache(maxsize=4)
 def grey_composite(size: int) -> np.ndarray:
     """The CNN layout with the grey template surface only (identical for every study)."""
-    from atlas import load_atlas
-    from atlas.render.composite import composite
     surface = load_atlas().surface
     return composite(surface, np.full(surface.n_pixels, -np.inf, np.float32), 0.0, 1.0, size)
 
@@ -133,7 +134,7 @@ class Classifier:
         self.combination: dict[str, Any] | None = None
         self.bundled = self.model_dir.resolve() == BUNDLED_MODEL_DIR
         if self.network == "logreg":
-            from models.networks import RegionalLogReg
+            from models.networks import RegionalLogReg  # deferred: models.networks imports torch
             with np.load(self.model_dir / card["weights"][0]["file"]) as z:
                 self.baseline = RegionalLogReg.from_state({k: z[k] for k in z.files})
             self.device = None
@@ -143,7 +144,7 @@ class Classifier:
                 self._load_regional(card["ensemble"])
 
     def _load_regional(self, ensemble: dict[str, Any]) -> None:
-        from models.networks import RegionalLogReg
+        from models.networks import RegionalLogReg  # deferred: models.networks imports torch
         member = next((m for m in ensemble.get("members", []) if m.get("model") == "regional_logreg"), None)
         cal = ensemble.get("calibration") or {}
         if member is None or "cnn_weight" not in cal or "temperature" not in cal:
@@ -155,7 +156,6 @@ class Classifier:
 
     def combined(self, cnn: np.ndarray, features: np.ndarray) -> np.ndarray:
         """(N, 3) calibrated combination of CNN ensemble means (N, 3) and regional Z tables (N, F)."""
-        from models.calibration import combine
         if self.regional is None or self.combination is None:
             raise ValueError("this model has no regional member")
         return combine(cnn, self.regional.predict_proba(features), self.combination["cnn_weight"],
@@ -163,8 +163,6 @@ class Classifier:
 
     @functools.lru_cache(maxsize=2)
     def _features(self, references: tuple[str, ...]):
-        from atlas import load_atlas
-        from models.features import RegionFeatures
         feats = RegionFeatures(load_atlas().pixel_voi, list(references))
         want = self.combination["features"] if self.combination else []
         if want and feats.names != want:
@@ -172,10 +170,9 @@ class Classifier:
         return feats
 
     def _load_networks(self, device: str) -> None:
-        import torch
+        import torch  # deferred: torch costs seconds (9 s measured at start-up); loaded in the background
 
-        from models.networks import build_network
-        from models.networks import resolve_device
+        from models.networks import build_network, resolve_device  # deferred: models.networks imports torch
         self.device = resolve_device(device)
         for w in self.card["weights"]:
             path = self.model_dir / w["file"]
@@ -196,7 +193,7 @@ class Classifier:
         """How the heat map is made, as the panel names it."""
         if self.baseline is not None:
             return "regional contributions"
-        from models.networks import NETWORKS
+        from models.networks import NETWORKS  # deferred: models.networks imports torch
         method = NETWORKS[self.network].cam_method
         return "Grad-CAM" if method == "GradCAM" else method
 
@@ -216,9 +213,9 @@ class Classifier:
     # -- images -> probabilities ------------------------------------------------------------
     def member_probs(self, images: np.ndarray, batch: int = 64) -> np.ndarray:
         """(M, N, 3) probabilities of every repeat for (N, S, S, 3) uint8 composites."""
-        import torch
+        import torch  # deferred: torch costs seconds (9 s measured at start-up); loaded in the background
 
-        from models.networks import predict_images
+        from models.networks import predict_images  # deferred: models.networks imports torch
         if self.baseline is not None:
             raise ValueError("the regional baseline classifies Z tables, not images")
         if images.shape[1:3] != (self.size, self.size):
@@ -229,11 +226,10 @@ class Classifier:
     def gradcam(self, image: np.ndarray, cls: int) -> np.ndarray:
         """(S, S) class activation map (the network's method: Grad-CAM or LayerCAM) of class
         ``cls`` on one composite, averaged over the repeats, 0..1."""
-        import pytorch_grad_cam
+        import pytorch_grad_cam  # deferred: torch, scikit-learn and matplotlib (several s), with the model
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-        from models.networks import NETWORKS, get_module
-        from models.networks import to_input
+        from models.networks import NETWORKS, get_module, to_input  # deferred: models.networks imports torch
         x = to_input(image[None], self.device)
         spec = NETWORKS[self.network]
         method = getattr(pytorch_grad_cam, spec.cam_method)
@@ -248,7 +244,6 @@ class Classifier:
     # -- the pipeline's call ----------------------------------------------------------------
     def predict_ssp(self, surface, ssp) -> Prediction:
         """Classify one study's :class:`atlas.analysis.SSPResult`."""
-        from atlas.render.composite import composite
         missing = [r for r in self.references if r not in ssp.references]
         if missing:
             raise ValueError(f"the study has no Z map for reference {missing[0]}")
@@ -265,8 +260,6 @@ class Classifier:
                           bundled=self.bundled, heat_method=self.heat_method)
 
     def _predict_baseline(self, surface, ssp, comp: np.ndarray) -> Prediction:
-        from atlas import load_atlas
-        from models.features import RegionFeatures
         feats = RegionFeatures(load_atlas().pixel_voi, list(ssp.references))
         x = feats(ssp.z)
         probs = self.baseline.predict_proba(x)[0]
@@ -326,7 +319,7 @@ def load_classifier(model_dir: Path, device: str = "cpu",
     model_dir = Path(model_dir)
     card, sha = verified if verified is not None else verify_model(model_dir)
     try:
-        import torch
+        import torch  # deferred: torch costs seconds (9 s measured at start-up); loaded in the background
         if device in ("cpu", "auto") and torch.get_num_threads() > 2:
             torch.set_num_threads(2)
     except ImportError:  # pragma: no cover - torch is a dependency

@@ -93,7 +93,7 @@ def write_all(staging: Path, s, ssp, prediction, result: Result, atlas, cfg: Sec
     """Every output of one series in ``staging``; their warnings go to ``result``, the SR
     reports ``result`` as it stands (statistics and classification done). Each picture is
     rendered once: its PNG copy and its Secondary Capture get the same array."""
-    from processor.dicom_out import write_secondary_capture, write_structured_report
+    from processor.dicom_out import write_secondary_capture, write_structured_report  # deferred: highdicom (~1 s), off the start-up path
     clock = clock or PartClock()
     entries: list[OutputEntry] = []
     o = cfg.outputs
@@ -141,7 +141,7 @@ def write_all(staging: Path, s, ssp, prediction, result: Result, atlas, cfg: Sec
 def write_registration_qc(staging: Path, volume: np.ndarray, atlas) -> Path:
     """Three orthogonal mid-slices of the warped study with the template brain outline, so a
     reader sees why registration QC failed."""
-    from scipy import ndimage
+    from scipy import ndimage  # deferred: only for the registration QC picture of a failed study
     v = volume / max(float(np.percentile(volume[atlas.brain], 99)), 1e-6)
     edge = atlas.brain ^ ndimage.binary_erosion(atlas.brain)
     tiles = []
