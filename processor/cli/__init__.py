@@ -1,1 +1,2 @@
-"""Command line: one module per command, each with ``add_parser`` and ``run``."""
+"""Command line: per command, its arguments in ``parsers/<command>.py`` (argparse only, for a quick
+``--help``) and its ``run`` in ``<command>.py``, which ``main`` imports only when the command runs."""

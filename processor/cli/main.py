@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def command(args: argparse.Namespace) -> Callable[[argparse.Namespace], int | None]:
     """The ``run`` function of the parsed command: ``processor/cli/<command>.py``, or the module
     its parser names for the action. Imported only now, by design: importing every command to
-    build the parser would cost ``--help`` 2 s for the pipeline alone and 5 s more for torch."""
+    build the parser would cost ``--help`` 3.5 s (the pipeline, pydicom, torch for training)."""
     name = getattr(args, "command_module", None) or args.command
     return importlib.import_module(f"processor.cli.{name}").run
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from processor.cli.common import existing_inputs
 from processor.config import load_config

@@ -59,7 +59,7 @@ def summary(cfg: Section, now: float | None = None, n_errors: int = 5) -> dict[s
             ledger.close()
     if (state / "outbox" / "outbox.sqlite").is_file():
         try:
-            from processor.net.outbox import Outbox  # deferred: 1.8 s, so status stays quick without an outbox
+            from processor.net.outbox import Outbox  # deferred: 0.6 s, only when there is an outbox
             with Outbox(state) as ob:
                 out["delivery"] = ob.summary()
         except Exception as exc:  # status must answer even when the outbox cannot be opened
