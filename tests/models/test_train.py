@@ -5,12 +5,14 @@ CI runs this so the training code cannot rot: a tiny network must learn clearly 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
 from models import CLASSES
+from models.inference import load_classifier
 
 torch.set_num_threads(1)
 
@@ -81,17 +83,19 @@ def test_evaluate_cli_writes_table1(trained, tmp_path):
     assert (tmp_path / "eval" / "confusion.png").is_file() and (tmp_path / "eval" / "gradcam_gallery.png").is_file()
 
 
-def test_weights_load_check_catches_tampering(trained, tmp_path):
-    import shutil
-
-    from models.inference import load_classifier
-    _, _, out = trained
+def _tampered_copy_is_refused(model_dir, tmp_path, file_name: str) -> None:
+    """A copy of ``model_dir`` with one byte appended to ``file_name`` must not load."""
     copy = tmp_path / "m"
-    shutil.copytree(out, copy)
-    with open(copy / "repeat_01.pt", "ab") as fh:
+    shutil.copytree(model_dir, copy)
+    with open(copy / file_name, "ab") as fh:
         fh.write(b"x")
     with pytest.raises(ValueError, match="sha256"):
         load_classifier(copy, "cpu")
+
+
+def test_weights_load_check_catches_tampering(trained, tmp_path):
+    _, _, out = trained
+    _tampered_copy_is_refused(out, tmp_path, "repeat_01.pt")
 
 
 def test_training_is_reproducible(atlas, small_ndb, tmp_path):
@@ -180,16 +184,8 @@ def test_model_without_the_option_is_the_plain_ensemble_mean(trained, atlas, sma
 
 
 def test_combined_model_checks_the_regional_file(combined, tmp_path):
-    import shutil
-
-    from models.inference import load_classifier
     _, out = combined
-    copy = tmp_path / "m"
-    shutil.copytree(out, copy)
-    with open(copy / "regional_logreg.npz", "ab") as fh:
-        fh.write(b"x")
-    with pytest.raises(ValueError, match="sha256"):
-        load_classifier(copy, "cpu")
+    _tampered_copy_is_refused(out, tmp_path, "regional_logreg.npz")
 
 
 def test_evaluate_reports_ece_and_draws_the_reliability_diagram(combined, tmp_path):
