@@ -134,23 +134,25 @@ class Classifier:
         self.combination: dict[str, Any] | None = None
         self.bundled = self.model_dir.resolve() == BUNDLED_MODEL_DIR
         if self.network == "logreg":
-            from models.networks import RegionalLogReg  # deferred: models.networks imports torch
-            with np.load(self.model_dir / card["weights"][0]["file"]) as z:
-                self.baseline = RegionalLogReg.from_state({k: z[k] for k in z.files})
+            self.baseline = self._logreg(card["weights"][0]["file"])
             self.device = None
         else:
             self._load_networks(device)
             if card.get("ensemble"):
                 self._load_regional(card["ensemble"])
 
-    def _load_regional(self, ensemble: dict[str, Any]) -> None:
+    def _logreg(self, file_name: str):
+        """A regional logistic regression saved in this model directory (baseline or member)."""
         from models.networks import RegionalLogReg  # deferred: models.networks imports torch
+        with np.load(self.model_dir / file_name) as z:
+            return RegionalLogReg.from_state({k: z[k] for k in z.files})
+
+    def _load_regional(self, ensemble: dict[str, Any]) -> None:
         member = next((m for m in ensemble.get("members", []) if m.get("model") == "regional_logreg"), None)
         cal = ensemble.get("calibration") or {}
         if member is None or "cnn_weight" not in cal or "temperature" not in cal:
             raise ValueError("the model card's ensemble lists no regional model or no calibration")
-        with np.load(self.model_dir / member["file"]) as z:
-            self.regional = RegionalLogReg.from_state({k: z[k] for k in z.files})
+        self.regional = self._logreg(member["file"])
         self.combination = {"cnn_weight": float(cal["cnn_weight"]), "temperature": float(cal["temperature"]),
                             "features": list(member.get("features") or [])}
 

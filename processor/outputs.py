@@ -8,7 +8,6 @@ re-processed study lands in the same result series in PACS.
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from pydicom.uid import generate_uid
 
 from spectssp import __version__
 from processor.config import Section
+from spectssp.clock import PartClock
 from spectssp.fsutil import atomic_write_bytes
 from atlas.render.composite import composite
 from processor.render.panel import render_panel
@@ -72,19 +72,6 @@ def cnn_panel(ssp, prediction, atlas, cfg: Section) -> np.ndarray:
     return render_panel([(f"CNN input: Z map ({prediction.reference})", prediction.composite),
                          (f"{prediction.heat_method} for {res.top}", prediction.gradcam_rgb)],
                         f"CNN: {res.label}", [f"probabilities: {probs}", f"model {res.model}", origin])
-
-
-class PartClock:
-    """Seconds per part of :func:`write_all` (``make bench`` prints them)."""
-
-    def __init__(self) -> None:
-        self.s: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, part: str) -> None:
-        now = time.perf_counter()
-        self.s[part] = round(self.s.get(part, 0.0) + now - self._t, 4)
-        self._t = now
 
 
 def write_all(staging: Path, s, ssp, prediction, result: Result, atlas, cfg: Section,

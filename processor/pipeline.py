@@ -31,13 +31,12 @@ from processor.intake import find_files, intake_options, load_series
 from processor.preload import Preloader
 from processor.registration import register
 from processor.result import NormalDatabaseInfo, Result, ResultError, Status
+from spectssp.clock import PartClock
 from spectssp.core.resolution import is_coarser
 from spectssp.errors import ErrorCode, SpectSSPError
 from spectssp.fsutil import atomic_write_json, publish_dir, safe_name
 
 log = logging.getLogger(__name__)
-
-# Failures that are about the input (rejected) rather than about us (failed).
 
 
 def resolve_normal_database(cfg: Section) -> Path:
@@ -80,16 +79,16 @@ class Pipeline:
 
     def __init__(self, cfg: Section, background: bool = True) -> None:
         self.cfg = cfg
-        self.startup_s: dict[str, float] = {}   # what construction spent, part by part
-        t = time.perf_counter()
+        clock = PartClock()
+        self.startup_s = clock.s   # what construction spent, part by part
         self.atlas = load_atlas()
-        t = self._lap("atlas", t)
+        clock.lap("atlas")
         ndb_path = resolve_normal_database(cfg)
         try:
             self.ndb = NormalDatabase.load(ndb_path, volumes=False)
         except ValueError as exc:
             raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc)) from None
-        t = self._lap("normal database", t)
+        clock.lap("normal database")
         if (self.ndb.meta.get("atlas_sha256") != self.atlas.sha256
                 or self.ndb.raw_ssp.shape[1] != self.atlas.surface.n_pixels):
             raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} was built on another "
@@ -107,7 +106,7 @@ class Pipeline:
         self.ndb_path = ndb_path
         self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,
                                     cfg.classifier.reference)
-        t = self._lap("checks", t)
+        clock.lap("checks")
         self.model_path = resolve_model(cfg)
         card: dict[str, Any] = {}
         if self.model_path is not None:
@@ -116,7 +115,7 @@ class Pipeline:
             except (OSError, ValueError) as exc:
                 raise SpectSSPError(ErrorCode.MODEL_ERROR, f"cannot load the model at {str(self.model_path)!r}: {exc}") from None
             card = verified[0]
-        t = self._lap("model card", t)
+        clock.lap("model card")
         self.preload = Preloader(background)
         if background:   # else the first registration imports it, as it always did
             self.preload.submit("ants", functools.partial(importlib.import_module, "ants"))
@@ -128,10 +127,9 @@ class Pipeline:
             self.preload.submit("model", functools.partial(_load_model, self.model_path, cfg.classifier.device,
                                                            verified))
         if not background:
-            if "resolution matcher" in self.preload:
-                self.preload.result("resolution matcher")
+            self.preload.wait("resolution matcher")   # a build that failed raises here
             _ = self.classifier   # a model that does not load stops the pipeline here
-            self._lap("preload (now)", t)
+            clock.lap("preload (now)")
         self.write_parts_s: dict[str, float] = {}   # the last study's outputs, part by part
         self.startup_warnings: list[str] = []
         trained_on = card_normal_database_sha256(card)
@@ -143,11 +141,6 @@ class Pipeline:
                 "'spectssp train --normaldb' on this database")
             log.warning(self.startup_warnings[-1])
         self.ndb_info = NormalDatabaseInfo(str(ndb_path), self.ndb.n, self.ndb.tracer, self.ndb.sha256()[:16])
-
-    def _lap(self, part: str, since: float) -> float:
-        now = time.perf_counter()
-        self.startup_s[part] = round(now - since, 3)
-        return now
 
     @property
     def classifier(self):
@@ -239,12 +232,11 @@ class Pipeline:
         cfg, timings = self.cfg, result.timings_s
 
         t = time.perf_counter()
-        if "ants" in self.preload:
-            self.preload.result("ants")
+        self.preload.wait("ants")
         reg = register(s.image, self.atlas, cfg.registration.stages, cfg.registration.threads,
                        cfg.registration.seed, profile=cfg.registration.profile)
         timings.register = round(time.perf_counter() - t, 3)
-        result.registration = reg.report(cfg.registration.qc_threshold, cfg.registration.profile)
+        result.registration = reg.report(cfg.registration.qc_threshold)
         if not result.registration.passed:
             qc_png = outputs.write_registration_qc(staging, reg.volume, self.atlas)
             result.registration = replace(result.registration, qc_image=str(qc_png))
@@ -253,8 +245,7 @@ class Pipeline:
                                 f"{cfg.registration.qc_threshold}); see the QC picture.")
 
         t = time.perf_counter()
-        if "resolution matcher" in self.preload:
-            self.preload.result("resolution matcher")
+        self.preload.wait("resolution matcher")
         try:
             ssp = self.analyser.analyse(reg.volume, estimate_on=reg.linear_volume)
         except ValueError as exc:  # a reference region without counts (outside the field of view)
@@ -282,7 +273,7 @@ class Pipeline:
         timings.classify = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
-        clock = outputs.PartClock()
+        clock = PartClock()
         self.write_parts_s = clock.s
         try:
             result.outputs = outputs.write_all(

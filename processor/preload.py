@@ -69,6 +69,11 @@ class Preloader:
             if waited > 0.05:
                 log.debug("waited %.2f s for %s", waited, name)
 
+    def wait(self, name: str) -> None:
+        """Await ``name`` if it was submitted (its exception, if it failed); else nothing."""
+        if name in self._futures:
+            self.result(name)
+
     def close(self) -> None:
         """Drop the loads not started yet (the running one finishes: an import cannot be stopped)."""
         if self._pool is not None:

@@ -75,10 +75,12 @@ class Registered:
     # The study through the linear stages only (the same array as ``volume`` without SyN): its
     # blur is the scanner's, where the deformable warp would make a blurry scan look sharper.
     linear_volume: np.ndarray | None = None
+    profile: str = DEFAULT_PROFILE             # the registration.profile that estimated it
 
-    def report(self, qc_threshold: float, profile: str) -> Registration:
+    def report(self, qc_threshold: float) -> Registration:
         """This registration as result.json reports it; it passes when QC reaches the threshold."""
-        return Registration(self.transform, round(self.qc, 4), self.qc >= qc_threshold, qc_threshold, profile)
+        return Registration(self.transform, round(self.qc, 4), self.qc >= qc_threshold, qc_threshold,
+                            self.profile)
 
 
 def describe(stages: list[str], profile: str = "reference") -> str:
@@ -215,4 +217,4 @@ def _finish(forward: list[str], fixed, moving, atlas: Atlas, stages: list[str], 
         # to the moving image's space.
         mapped = ants.apply_transforms_to_points(3, pts, forward).to_numpy()
     log.debug("registration %s: qc r=%.3f", describe(stages, profile), qc)
-    return Registered(vol, qc, describe(stages, profile), mapped, linear)
+    return Registered(vol, qc, describe(stages, profile), mapped, linear, profile)
