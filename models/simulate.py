@@ -23,6 +23,13 @@ percent in every class (so a new normal's fluctuation is no disease cue), and ex
 noise of the member volume before SSP in every class (so image quality is no class cue). Every knob is a field of
 :class:`SimulationConfig` and a ``training.simulation`` key in config.yaml.
 
+Since simulation version 3 (issue 17, after the bundled model failed DLB on an independently
+built world) ``ours`` also draws the DLB variants the clinical literature describes beyond the
+typical one (primary visual cortex relatively spared; posterior cingulate involved, i.e. no
+cingulate island sign) and randomises what is not disease (:mod:`models.randomise`): lesion
+shapes warped off the atlas edges, lesion edge width and inner texture, another normal regional
+uptake pattern per image, and a small residual misregistration.
+
 Validation images come from held-out members only, the same members in every class, so no
 member's anatomy leaks between training and validation. Data sets are built once and cached on
 disk (``data.npz`` + ``manifest.json`` with counts, seeds and hashes).
@@ -52,10 +59,12 @@ from atlas.normaldb import NormalDatabase
 from atlas.render.composite import composite
 from models import CLASSES
 from models.features import RegionFeatures
+from models.randomise import (FWHM_PER_SIGMA, misregister, regional_ratios, smooth_random_field, textured,
+                              warp_smoothly)
 
 log = logging.getLogger(__name__)
 
-SIM_VERSION = 2           # bump when the simulation changes what a config produces
+SIM_VERSION = 3           # bump when the simulation changes what a config produces
 PROTOCOLS = ("paper", "ours")
 REFERENCES = ("GLB", "THL", "PNS", "CBL")
 # The paper varies the display thresholds without listing them: lower 0, 1 or 2 (NEUROSTAT
@@ -71,9 +80,19 @@ AD_TEMPORAL = "lateral_temporal"
 DLB_CORE = {"cuneus": 1.0, "lingual": 0.9, "superior_occipital": 0.95, "middle_occipital": 0.95,
             "inferior_occipital": 0.8}
 DLB_EARLY = ("cuneus", "lingual")
+# The medial occipital cortex along the calcarine sulcus (primary visual cortex: AAL's cuneus with
+# calcarine, and lingual) is relatively spared in some DLB (Imamura 1999, Lobotesis 2001 found
+# the lateral occipital association cortex more consistently affected); then the lateral
+# occipital regions are the early ones.
+DLB_MEDIAL = ("cuneus", "lingual")
+DLB_LATERAL = ("superior_occipital", "middle_occipital", "inferior_occipital")
 DLB_PARIETAL = ("angular", "inferior_parietal", "superior_parietal", "supramarginal", "precuneus")
 # Non-specific mild decreases that occur in every class (age, vascular, frontal variants).
 DISTRACTOR_REGIONS = ("frontal", "anterior_cingulate", "sensorimotor", "insula", "middle_cingulate")
+
+RATIO_EDGE_FWHM_MM = 8.0      # regional uptake ratios change smoothly across a region's edge
+LESION_WARP_FWHM_MM = 30.0    # smoothness of the lesion-shape displacement field
+LESION_TEXTURE_FWHM_MM = 16.0  # smoothness of the deficit's depth inside a region
 
 GENERAL_KEYS = {"protocol", "images_per_class", "validation_per_class", "image_size", "seed",
                 "references", "display_ranges"}
@@ -103,18 +122,32 @@ class SimulationConfig:
     ad_temporal_p: float = 0.5            # AD also in the (posterior) lateral temporal cortex
     ad_temporal_share: tuple[float, float] = (0.3, 0.6)
     dlb_parietal_p: float = 0.6           # DLB also in the parietal association cortex
-    dlb_parietal_share: tuple[float, float] = (0.3, 0.8)
+    dlb_parietal_share: tuple[float, float] = (0.3, 1.0)
     dlb_cingulate_share: tuple[float, float] = (0.0, 0.15)  # posterior cingulate spared (CIS)
+    # ... but not in every DLB: the cingulate island sign is absent in a part of the patients
+    # (Lim 2009: sensitivity about 0.6-0.8), so the posterior cingulate is involved then
+    dlb_cingulate_involved_p: float = 0.25
+    dlb_cingulate_involved_share: tuple[float, float] = (0.4, 0.9)
+    dlb_spared_v1_p: float = 0.25         # medial occipital (V1) relatively spared ...
+    dlb_v1_share: tuple[float, float] = (0.0, 0.3)  # ... at this share of the severity
     distractor_p: float = 0.25            # every class: a mild non-specific decrease elsewhere
     distractor_severity: tuple[float, float] = (0.04, 0.12)
-    blur_fwhm_mm: tuple[float, float] = (0.0, 6.0)   # extra Gaussian blur before SSP
-    noise_sd: tuple[float, float] = (0.0, 0.03)      # relative, spatially correlated noise ...
+    blur_fwhm_mm: tuple[float, float] = (0.0, 8.0)   # extra Gaussian blur before SSP
+    noise_sd: tuple[float, float] = (0.0, 0.04)      # relative, spatially correlated noise ...
     noise_fwhm_mm: float = 8.0                       # ... at this FWHM (harmonised patient noise is smooth)
     # Normal regional variation beyond the database's own members: a smooth multiplicative
     # random field in every class, so that a few-percent regional fluctuation (which a new
     # normal subject shows wherever it falls, parietal cortex included) is no disease cue.
-    variation_sd: tuple[float, float] = (0.0, 0.04)  # relative SD of the field, drawn per image
+    variation_sd: tuple[float, float] = (0.0, 0.05)  # relative SD of the field, drawn per image
     variation_fwhm_mm: float = 24.0                  # its smoothness
+    # Domain randomisation (models/randomise.py): nothing below carries a class.
+    edge_fwhm_extra_mm: tuple[float, float] = (0.0, 8.0)  # each lesion's edge: edge_fwhm_mm + U(extra)
+    region_warp_mm: tuple[float, float] = (0.0, 5.0)      # lesion shape: smooth displacement SD
+    lesion_texture_sd: tuple[float, float] = (0.0, 0.4)   # deficit depth varies inside a region
+    regional_ratio_sd: tuple[float, float] = (0.0, 0.04)  # another normal uptake ratio per atlas region
+    misregistration_mm: float = 2.0       # residual registration error: shift up to this ...
+    misregistration_deg: float = 2.0      # ... rotation up to this about each axis ...
+    misregistration_scale: float = 0.02   # ... and scaling up to this per axis
 
     @classmethod
     def for_protocol(cls, protocol: str, **overrides: Any) -> "SimulationConfig":
@@ -129,8 +162,12 @@ class SimulationConfig:
             base = dict(severity=(0.20, 0.35), edge_fwhm_mm=0.0, edge_at_database_resolution=False,
                         partial_p=0.0, asymmetric_p=0.0,
                         region_jitter=0.0, ad_temporal_p=0.0, dlb_parietal_p=0.0,
-                        dlb_cingulate_share=(0.0, 0.0), distractor_p=0.0, blur_fwhm_mm=(0.0, 0.0),
-                        noise_sd=(0.0, 0.0), variation_sd=(0.0, 0.0))
+                        dlb_cingulate_share=(0.0, 0.0), dlb_cingulate_involved_p=0.0, dlb_spared_v1_p=0.0,
+                        distractor_p=0.0, blur_fwhm_mm=(0.0, 0.0),
+                        noise_sd=(0.0, 0.0), variation_sd=(0.0, 0.0), edge_fwhm_extra_mm=(0.0, 0.0),
+                        region_warp_mm=(0.0, 0.0), lesion_texture_sd=(0.0, 0.0),
+                        regional_ratio_sd=(0.0, 0.0), misregistration_mm=0.0, misregistration_deg=0.0,
+                        misregistration_scale=0.0)
         else:
             base = {}
         cfg = cls(**{**base, **_tuples(overrides), "protocol": protocol})
@@ -150,7 +187,8 @@ class SimulationConfig:
         lo, hi = self.severity
         if not 0 < lo <= hi < 1:
             raise ValueError(f"severity must satisfy 0 < min <= max < 1, got {self.severity}")
-        for name in ("partial_p", "asymmetric_p", "region_jitter", "ad_temporal_p", "dlb_parietal_p", "distractor_p"):
+        for name in ("partial_p", "asymmetric_p", "region_jitter", "ad_temporal_p", "dlb_parietal_p", "distractor_p",
+                     "dlb_cingulate_involved_p", "dlb_spared_v1_p"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1")
 
@@ -219,14 +257,21 @@ def lower_counts(volume: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def reduction_map(atlas: Atlas, regions: dict[str, float], edge_fwhm_mm: float) -> np.ndarray:
     """Per-voxel fractional reduction from {full VOI name: fraction}; smoothed edges in MNI space."""
+    return smooth_edges(region_weights(atlas, regions), edge_fwhm_mm, atlas.voxel_mm)
+
+
+def region_weights(atlas: Atlas, regions: dict[str, float]) -> np.ndarray:
+    """{full VOI name: fraction} painted into the VOIs, hard edges."""
     lut = np.zeros(256, np.float32)
     for name, frac in regions.items():
         lut[voi.LABELS[name]] = max(lut[voi.LABELS[name]], float(frac))
-    w = lut[atlas.labels]
-    if edge_fwhm_mm > 0:
-        sigma = edge_fwhm_mm / 2.3548 / atlas.voxel_mm
-        w = ndimage.gaussian_filter(w, sigma, mode="constant", truncate=3.0)
-    return w
+    return lut[atlas.labels]
+
+
+def smooth_edges(weights: np.ndarray, edge_fwhm_mm: float, voxel_mm: float) -> np.ndarray:
+    if edge_fwhm_mm <= 0:
+        return weights
+    return ndimage.gaussian_filter(weights, edge_fwhm_mm / FWHM_PER_SIGMA / voxel_mm, mode="constant", truncate=3.0)
 
 
 def paper_regions(label: str, fraction: float) -> dict[str, float]:
@@ -247,11 +292,20 @@ def ours_regions(rng: np.random.Generator, label: str, cfg: SimulationConfig) ->
     else:
         pattern = dict(DLB_CORE)
         early = DLB_EARLY
+        if rng.random() < cfg.dlb_spared_v1_p:
+            v1 = float(rng.uniform(*cfg.dlb_v1_share))
+            pattern.update({b: pattern[b] * v1 for b in DLB_MEDIAL})
+            early = DLB_LATERAL
+            drawn["v1_share"] = round(v1, 3)
         if rng.random() < cfg.dlb_parietal_p:
             share = float(rng.uniform(*cfg.dlb_parietal_share))
             pattern.update({b: share for b in DLB_PARIETAL})
             drawn["parietal_share"] = round(share, 3)
-        cis = float(rng.uniform(*cfg.dlb_cingulate_share))
+        if rng.random() < cfg.dlb_cingulate_involved_p:
+            cis = float(rng.uniform(*cfg.dlb_cingulate_involved_share))
+            drawn["cingulate_share"] = round(cis, 3)
+        else:
+            cis = float(rng.uniform(*cfg.dlb_cingulate_share))
         if cis > 0:
             pattern["posterior_cingulate"] = cis
     if rng.random() < cfg.partial_p:
@@ -282,13 +336,17 @@ def distractor_regions(rng: np.random.Generator, cfg: SimulationConfig) -> dict[
     return {f"{base}_{s}": sev for s in sides}
 
 
-def degrade(volume: np.ndarray, brain: np.ndarray, rng: np.random.Generator, cfg: SimulationConfig,
-            voxel_mm: float) -> tuple[np.ndarray, dict[str, float]]:
-    """Normal regional variation, extra blur (resolution) and correlated noise (counts) before SSP."""
+def degrade(volume: np.ndarray, brain: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+            cfg: SimulationConfig, voxel_mm: float) -> tuple[np.ndarray, dict[str, float]]:
+    """Another normal pattern (regional ratios, smooth variation), extra blur (resolution),
+    correlated noise (counts) and a residual misregistration, before SSP."""
     var = float(rng.uniform(*cfg.variation_sd)) if cfg.variation_sd[1] > 0 else 0.0
     fwhm = float(rng.uniform(*cfg.blur_fwhm_mm)) if cfg.blur_fwhm_mm[1] > 0 else 0.0
     sd = float(rng.uniform(*cfg.noise_sd)) if cfg.noise_sd[1] > 0 else 0.0
     out = volume
+    ratio_sd = _draw(rng, cfg.regional_ratio_sd)
+    if ratio_sd > 0:
+        out = out * regional_ratios(labels, rng, ratio_sd, RATIO_EDGE_FWHM_MM / FWHM_PER_SIGMA / voxel_mm)
     if var > 0:
         out = out * (1.0 + np.float32(var) * smooth_random_field(rng, volume.shape, brain,
                                                                   cfg.variation_fwhm_mm / voxel_mm))
@@ -296,27 +354,18 @@ def degrade(volume: np.ndarray, brain: np.ndarray, rng: np.random.Generator, cfg
         out = ndimage.gaussian_filter(out, fwhm / 2.3548 / voxel_mm, truncate=3.0)
     if sd > 0:
         out = out * (1.0 + np.float32(sd) * smooth_random_field(rng, volume.shape, brain, cfg.noise_fwhm_mm / voxel_mm))
+    out, moved = misregister(out, rng, cfg.misregistration_mm / voxel_mm, cfg.misregistration_deg,
+                             cfg.misregistration_scale)
     out = np.where(brain, np.maximum(out, 1e-3), 0.0).astype(np.float32)
-    return out, {"variation_sd": round(var, 4), "blur_fwhm_mm": round(fwhm, 2), "noise_sd": round(sd, 4)}
+    drawn = {"variation_sd": round(var, 4), "blur_fwhm_mm": round(fwhm, 2), "noise_sd": round(sd, 4)}
+    if ratio_sd > 0:
+        drawn["regional_ratio_sd"] = round(ratio_sd, 4)
+    return out, {**drawn, **moved}
 
 
-def smooth_random_field(rng: np.random.Generator, shape: tuple[int, ...], brain: np.ndarray,
-                        fwhm_vox: float) -> np.ndarray:
-    """Gaussian white noise smoothed to ``fwhm_vox`` voxels, unit SD inside ``brain`` (float32).
-
-    Wide fields are drawn on a grid coarsened by up to 4 and upsampled linearly: the same
-    smoothness at a fraction of the filtering cost.
-    """
-    step = int(np.clip(fwhm_vox // 3, 1, 4))
-    coarse = tuple(-(-n // step) + 1 for n in shape)
-    field = ndimage.gaussian_filter(rng.standard_normal(coarse).astype(np.float32), fwhm_vox / 2.3548 / step,
-                                    mode="wrap")
-    if step > 1:
-        field = ndimage.zoom(field, step, order=1, grid_mode=False)
-    field = field[tuple(slice(0, n) for n in shape)]
-    field -= float(field[brain].mean())
-    field /= float(field[brain].std()) + 1e-12
-    return field.astype(np.float32)
+def _draw(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    """U(bounds), or 0 without touching ``rng`` when the knob is off (older data sets unchanged)."""
+    return float(rng.uniform(*bounds)) if bounds[1] > 0 else 0.0
 
 
 def allocate(n_members: int, cfg: SimulationConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -353,9 +402,6 @@ class Simulator:
         self.ref_rows = [list(ndb.references).index(r) for r in cfg.references]
         self.features = RegionFeatures(atlas.pixel_voi, list(ndb.references))
         self.combos = [(ri, zr) for ri in range(len(cfg.references)) for zr in range(len(cfg.display_ranges))]
-        target = ndb.resolution_fwhm_mm
-        self.edge_fwhm_mm = (float(np.hypot(cfg.edge_fwhm_mm, target))
-                             if cfg.edge_at_database_resolution and target is not None else cfg.edge_fwhm_mm)
 
     def z_map(self, volume: np.ndarray, loo: NormalDatabase) -> np.ndarray:
         """(R, P) decrease Z of ``volume`` against ``loo`` (the database without its source)."""
@@ -383,13 +429,28 @@ class Simulator:
             info["distractor"] = sorted(distract)
         vol = base
         if regions or distract:
-            w = reduction_map(self.atlas, regions, self.edge_fwhm_mm)
-            if distract:
-                w = w + reduction_map(self.atlas, distract, self.edge_fwhm_mm)
+            both = {k: regions.get(k, 0.0) + distract.get(k, 0.0) for k in {*regions, *distract}}
+            w, shape = self.lesion_weights(dict(sorted(both.items())), rng)
+            info.update(shape)
             vol = lower_counts(base, w)
-        vol, qual = degrade(vol, self.atlas.brain, rng, cfg, self.atlas.voxel_mm)
+        vol, qual = degrade(vol, self.atlas.brain, self.atlas.labels, rng, cfg, self.atlas.voxel_mm)
         info.update(qual)
         return vol, info
+
+    def lesion_weights(self, regions: dict[str, float], rng: np.random.Generator) -> tuple[np.ndarray, dict[str, float]]:
+        """Per-voxel reduction of ``regions`` with a randomised shape, texture and edge width."""
+        cfg, atlas = self.cfg, self.atlas
+        warp, texture, extra = (_draw(rng, cfg.region_warp_mm), _draw(rng, cfg.lesion_texture_sd),
+                                _draw(rng, cfg.edge_fwhm_extra_mm))
+        w = region_weights(atlas, regions)
+        w = warp_smoothly(w, rng, atlas.brain, warp / atlas.voxel_mm, LESION_WARP_FWHM_MM / atlas.voxel_mm)
+        w = textured(w, rng, atlas.brain, texture, LESION_TEXTURE_FWHM_MM / atlas.voxel_mm)
+        edge = cfg.edge_fwhm_mm + extra
+        target = self.ndb.resolution_fwhm_mm
+        if cfg.edge_at_database_resolution and target is not None:
+            edge = float(np.hypot(edge, target))
+        drawn = {k: round(v, 3) for k, v in (("warp_mm", warp), ("texture_sd", texture), ("edge_extra_mm", extra)) if v > 0}
+        return smooth_edges(w, edge, atlas.voxel_mm), drawn
 
     def build(self, progress: bool = True) -> SimDataset:
         cfg, atlas, ndb = self.cfg, self.atlas, self.ndb

@@ -41,9 +41,7 @@ def test_paper_protocol_draws_between_20_and_35_percent(atlas, small_ndb):
 
 
 def test_ours_dlb_spares_posterior_cingulate_with_smooth_edges(atlas, small_ndb):
-    cfg = SimulationConfig.for_protocol("ours", images_per_class=12, validation_per_class=2, image_size=64,
-                                        blur_fwhm_mm=(0.0, 0.0), noise_sd=(0.0, 0.0), distractor_p=0.0,
-                                        partial_p=0.0, asymmetric_p=0.0, severity=(0.3, 0.3))
+    cfg = _plain_ours()
     sim = Simulator(atlas, small_ndb, cfg)
     base = member_volume(small_ndb, atlas, 2)
     vol, info = sim.volume_for("DLB", base, np.random.default_rng(3))
@@ -59,6 +57,63 @@ def test_ours_dlb_spares_posterior_cingulate_with_smooth_edges(atlas, small_ndb)
         [f"{b}_{s}" for b in ("angular", "inferior_parietal", "superior_parietal", "supramarginal",
                               "precuneus", "posterior_cingulate") for s in voi.SIDES])
     assert 0.01 < red[ring].mean() < red[occ & atlas.brain].mean()
+
+
+def _plain_ours(**knobs) -> SimulationConfig:
+    """Our protocol with every nuisance (randomisation, degradation) and optional variant off."""
+    off = dict(blur_fwhm_mm=(0.0, 0.0), noise_sd=(0.0, 0.0), distractor_p=0.0, partial_p=0.0, asymmetric_p=0.0,
+               severity=(0.3, 0.3), variation_sd=(0.0, 0.0), region_warp_mm=(0.0, 0.0),
+               lesion_texture_sd=(0.0, 0.0), edge_fwhm_extra_mm=(0.0, 0.0), regional_ratio_sd=(0.0, 0.0),
+               misregistration_mm=0.0, misregistration_deg=0.0, misregistration_scale=0.0,
+               dlb_spared_v1_p=0.0, dlb_cingulate_involved_p=0.0, dlb_parietal_p=0.0)
+    return SimulationConfig.for_protocol("ours", images_per_class=12, validation_per_class=2, image_size=64,
+                                         **{**off, **knobs})
+
+
+def _reduction(atlas, vol, base, base_name: str) -> float:
+    red = np.where(atlas.brain, 1.0 - vol / np.maximum(base, 1e-6), 0.0)
+    return float(red[atlas.voi_mask(voi.both(base_name)) & atlas.brain].mean())
+
+
+def test_ours_dlb_with_spared_primary_visual_cortex(atlas, small_ndb):
+    sim = Simulator(atlas, small_ndb, _plain_ours(dlb_spared_v1_p=1.0, dlb_v1_share=(0.0, 0.0)))
+    base = member_volume(small_ndb, atlas, 2)
+    vol, info = sim.volume_for("DLB", base, np.random.default_rng(5))
+    assert info["v1_share"] == 0.0
+    lateral = _reduction(atlas, vol, base, "middle_occipital")
+    assert lateral > 0.15 and _reduction(atlas, vol, base, "cuneus") < 0.4 * lateral
+    # the default keeps V1 involved
+    plain, _ = Simulator(atlas, small_ndb, _plain_ours()).volume_for("DLB", base, np.random.default_rng(5))
+    assert _reduction(atlas, plain, base, "cuneus") > 0.8 * _reduction(atlas, plain, base, "middle_occipital")
+
+
+def test_ours_dlb_without_cingulate_island(atlas, small_ndb):
+    sim = Simulator(atlas, small_ndb, _plain_ours(dlb_cingulate_involved_p=1.0,
+                                                  dlb_cingulate_involved_share=(0.8, 0.8)))
+    base = member_volume(small_ndb, atlas, 2)
+    vol, info = sim.volume_for("DLB", base, np.random.default_rng(5))
+    assert info["cingulate_share"] == 0.8
+    spared, _ = Simulator(atlas, small_ndb, _plain_ours()).volume_for("DLB", base, np.random.default_rng(5))
+    # a thin region: its edges are smoothed to the database resolution, so compare with the island
+    assert _reduction(atlas, vol, base, "posterior_cingulate") > 2.5 * _reduction(atlas, spared, base,
+                                                                                  "posterior_cingulate")
+
+
+def test_ours_randomises_what_is_not_disease(atlas, small_ndb):
+    """With the randomisation on, two NC images of one member differ (regional ratios,
+    misregistration) and the lesion of a DLB image leaves its atlas VOIs (warped shape)."""
+    cfg = _plain_ours(regional_ratio_sd=(0.03, 0.03), misregistration_mm=2.0, misregistration_deg=2.0,
+                      misregistration_scale=0.02, region_warp_mm=(4.0, 4.0))
+    sim = Simulator(atlas, small_ndb, cfg)
+    base = member_volume(small_ndb, atlas, 1)
+    a, info = sim.volume_for("NC", base, np.random.default_rng(1))
+    b, _ = sim.volume_for("NC", base, np.random.default_rng(2))
+    assert {"regional_ratio_sd", "misregistration_deg"} <= set(info)
+    assert np.abs(a - b)[atlas.brain].mean() > 0.01 * base[atlas.brain].mean()
+    warped = sim.lesion_weights({"cuneus_L": 0.3}, np.random.default_rng(3))[0]
+    plain = Simulator(atlas, small_ndb, _plain_ours()).lesion_weights({"cuneus_L": 0.3}, np.random.default_rng(3))[0]
+    assert np.abs(warped - plain).max() > 0.05
+    assert warped.sum() == pytest.approx(plain.sum(), rel=0.35)
 
 
 def test_paper_rejects_our_knobs():
