@@ -53,16 +53,16 @@ class _Recorder:
         return p
 
 
-def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress: bool = True,
+def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress: bool = True, name: str = "test",
                  ) -> tuple[SetPredictions, list[tuple[str, str, Any]]]:
-    """Run every study through the product pipeline; returns the test set and its predictions."""
+    """Run every study through the product pipeline; returns the test set ``name`` and its predictions."""
     pipe = Pipeline(cfg)
     if pipe.classifier is None:
         raise ValueError("the configuration has no model")
     rec = _Recorder(pipe.classifier)
     pipe.classifier = rec
     probs, labels, items, failed, preds, variants, reported, model_probs = [], [], [], [], [], [], [], []
-    for label, study in tqdm(studies, desc="test studies", unit="study", disable=not progress):
+    for label, study in tqdm(studies, desc=f"{name} studies", unit="study", disable=not progress):
         rec.calls.clear()
         results = pipe.process_paths(sorted(p for p in study.rglob("*") if p.is_file()), work_dir / label / study.name)
         calls = list(rec.calls)
@@ -84,4 +84,4 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
         raise ValueError("no test study was classified; see the failures in the pipeline output")
     mp = np.stack(probs, axis=1)  # (M, N, 3)
     combined = np.stack(model_probs) if getattr(rec.clf, "regional", None) is not None else None
-    return SetPredictions("test", mp, np.array(labels), items, failed, variants, reported, combined), preds
+    return SetPredictions(name, mp, np.array(labels), items, failed, variants, reported, combined), preds

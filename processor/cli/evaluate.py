@@ -31,10 +31,15 @@ def run(args: argparse.Namespace) -> int:
     sets, entries, data_notes = [], [], []
     if not args.no_simulated:
         sets, entries, data_notes = _simulated_sets(clf, cfg, args, progress)
-    if args.data is not None:
-        test, entries, note = _test_set(clf, cfg, args, progress)
-        sets.append(test)
-        data_notes.append(note)
+    data_sets = _data_sets(args.data)
+    if data_sets:
+        entries = []
+        for name, folder in data_sets.items():
+            work = args.out / "pipeline" if len(data_sets) == 1 else args.out / "pipeline" / name
+            test, found, note = _test_set(clf, cfg, name, folder, work, progress)
+            sets.append(test)
+            entries.extend(found)
+            data_notes.append(note)
     if not sets:
         raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, "nothing to evaluate: give --data or keep the simulated sets.")
     reports = _write_report(clf, sets, entries, data_notes, args)
@@ -46,8 +51,7 @@ def _config(args: argparse.Namespace):
     """The run's config: --config's settings (validated) with --model, --normaldb and --device."""
     if not (args.model / "model.json").is_file():
         raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"{str(args.model)!r} is not a model directory (no model.json).")
-    if args.data is not None and not args.data.is_dir():
-        raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"--data {str(args.data)!r} is not a folder.")
+    _data_sets(args.data)  # every --data named once and a folder, before any work
     base: dict = {}
     base_dir = Path.cwd()
     if args.config is not None:
@@ -73,24 +77,44 @@ def _simulated_sets(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple
         return [], [], []
     sets = list(ev.simulated_sets(clf, ds))
     notes = [f"training/validation: simulated, protocol {card['protocol']}, {ds.manifest['counts']}"]
-    entries = ev.simulated_gallery_entries(clf, ds) if args.data is None else []
+    entries = ev.simulated_gallery_entries(clf, ds) if not args.data else []
     return sets, entries, notes
 
 
-def _test_set(clf, cfg, args: argparse.Namespace, progress: bool) -> tuple[object, list, str]:
-    """(test set, gallery entries, data note) of --data's studies through the whole pipeline."""
+def _data_sets(values: list[str] | None) -> dict[str, Path]:
+    """{set name: folder} from the ``--data [NAME=]DIR`` values; one unnamed value is "test"."""
+    out: dict[str, Path] = {}
+    for value in values or []:
+        name, sep, folder = value.partition("=")
+        if not sep:
+            name, folder = "test", value
+        name = name.strip()
+        if len(values) > 1 and not sep:
+            raise SpectSSPError(ErrorCode.CONFIG_INVALID, f"--data {value!r}: name each of several test sets "
+                                "(--data NAME=DIR).")
+        if not name or name in ("training", "validation") or name in out:
+            raise SpectSSPError(ErrorCode.CONFIG_INVALID, f"--data {value!r}: a set name must be given once and "
+                                "must not be 'training' or 'validation'.")
+        if not Path(folder).is_dir():
+            raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, f"--data {folder!r} is not a folder.")
+        out[name] = Path(folder)
+    return out
+
+
+def _test_set(clf, cfg, name: str, folder: Path, work_dir: Path, progress: bool) -> tuple[object, list, str]:
+    """(test set, gallery entries, data note) of one --data folder through the whole pipeline."""
     try:
-        studies = evaluation.find_studies(args.data)
+        studies = evaluation.find_studies(folder)
     except ValueError as exc:
         raise SpectSSPError(ErrorCode.INPUT_NOT_FOUND, str(exc) + ".") from None
     ndb_sha = NormalDatabase.load(resolve_normal_database(cfg), volumes=False).sha256()
     if clf.normal_database_sha256 and ndb_sha != clf.normal_database_sha256:
         print("warning: the normal database differs from the one the model was trained against")
     try:
-        test, entries = evaluation.pipeline_set(cfg, studies, args.out / "pipeline", progress)
+        test, entries = evaluation.pipeline_set(cfg, studies, work_dir, progress, name=name)
     except ValueError as exc:
         raise SpectSSPError(ErrorCode.MODEL_ERROR, str(exc) + ".") from None
-    return test, entries, f"test: {len(studies)} DICOM studies from {args.data} through the whole pipeline"
+    return test, entries, f"{name}: {len(studies)} DICOM studies from {folder} through the whole pipeline"
 
 
 def _write_report(clf, sets: list, entries: list, data_notes: list[str], args: argparse.Namespace) -> dict:
@@ -101,7 +125,7 @@ def _write_report(clf, sets: list, entries: list, data_notes: list[str], args: a
               "repeats": int(sets[0].member_probs.shape[0]), "data": "; ".join(data_notes), "sets": reports,
               "items": {s.name: s.items for s in sets}}
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.data is not None:
+    if args.data:
         report["gradcam_localisation"] = ev.gradcam_localisation(entries, load_atlas())
     ev.plot_confusions(reports, args.out / "confusion.png", clf.tag)
     n_tiles = ev.gallery(entries, args.out / "gradcam_gallery.png", args.gallery)

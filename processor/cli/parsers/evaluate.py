@@ -13,9 +13,12 @@ the ensemble's confusion matrices, report.md / report.json, PNG plots and a Grad
 
   spectssp evaluate --model site-model/ --out eval/                       # training + validation
   spectssp evaluate --model site-model/ --data TEST/ --normaldb site.ndb --out eval/
+  spectssp evaluate --model M/ --data worldB=B/ --data worldA=A/ --no-simulated --out eval/
 
---data DIR holds DICOM studies as DIR/<AD|DLB|NC>/<study>/; each goes through the whole
-pipeline (intake, registration, 3D-SSP, classification) with --config's settings. The training
+--data [NAME=]DIR holds DICOM studies as DIR/<AD|DLB|NC>/<study>/; each goes through the whole
+pipeline (intake, registration, 3D-SSP, classification) with --config's settings. Give it
+several times, each with a NAME, to report several test sets (for example two phantom worlds)
+side by side in one report; one unnamed --data is the set "test". The training
 and validation sets are the model's cached simulated data set, simulated again from --normaldb
 when the cache is gone. RESEARCH USE ONLY.
 """
@@ -26,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, required=True, metavar="DIR", help="model directory")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="report directory")
-    p.add_argument("--data", type=Path, default=None, metavar="DIR", help="test studies DIR/<class>/<study>/")
+    p.add_argument("--data", action="append", default=None, metavar="[NAME=]DIR",
+                   help="test studies DIR/<class>/<study>/ (repeat with NAME= for several sets)")
     p.add_argument("--normaldb", type=Path, default=None, metavar="FILE",
                    help="normal database for the pipeline and for re-simulating (default: the config's)")
     p.add_argument("--no-simulated", action="store_true", help="skip the training and validation sets")
