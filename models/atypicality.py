@@ -61,25 +61,33 @@ class AtypicalityModel:
 
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray, feature_names: list[str],
-            quantile: float = DEFAULT_QUANTILE) -> AtypicalityModel:
-        """Fit on (N, F) training features with (N,) integer class labels; the threshold is the
-        ``quantile`` of the training images' own nearest-class distances."""
-        from sklearn.covariance import LedoitWolf  # deferred: scikit-learn costs ~1 s, only to train
+            quantile: float = DEFAULT_QUANTILE, groups: np.ndarray | None = None) -> AtypicalityModel:
+        """Fit on (N, F) training features with (N,) integer class labels.
+
+        The threshold is the ``quantile`` of the training images' nearest-class distances.
+        With ``groups`` (the normal-database member each simulated image was made from) those
+        distances are cross-fitted: each member's images are measured against means and a
+        covariance fitted without that member. Every simulated image of a member shares its
+        normal pattern, so in-sample distances understate how far a new subject lies (in the
+        tiny CI training, an in-sample threshold flagged every validation image)."""
         x = np.asarray(features, np.float64)
         y = np.asarray(labels, np.int64)
         if x.ndim != 2 or len(x) != len(y) or x.shape[1] != len(feature_names):
             raise ValueError("atypicality needs (N, F) features, N labels and F feature names")
         if not 0 < quantile < 1:
             raise ValueError(f"the atypicality quantile must lie in (0, 1), got {quantile}")
-        classes = np.unique(y)
-        if len(classes) < 1 or any((y == c).sum() < 2 for c in classes):
-            raise ValueError("atypicality needs at least two training images per class")
-        means = np.stack([x[y == c].mean(axis=0) for c in range(int(classes.max()) + 1)])
-        if not np.all(np.isfinite(means)):
-            raise ValueError("atypicality needs training images of every class index up to the largest")
-        centred = x - means[y]
-        precision = LedoitWolf(assume_centered=True).fit(centred).precision_
-        d = nearest_distance(x, means, precision)
+        n_classes = int(y.max()) + 1 if len(y) else 0
+        means, precision = _means_precision(x, y, n_classes)
+        g = None if groups is None else np.asarray(groups)
+        if g is None or len(np.unique(g)) < 2:
+            d = nearest_distance(x, means, precision)
+        else:
+            if len(g) != len(y):
+                raise ValueError("atypicality groups must have one entry per training image")
+            d = np.empty(len(y))
+            for member in np.unique(g):
+                out = g == member
+                d[out] = nearest_distance(x[out], *_means_precision(x[~out], y[~out], n_classes))
         return cls(means, precision, float(np.quantile(d, quantile)), float(quantile), tuple(feature_names))
 
     def distances(self, features: np.ndarray) -> np.ndarray:
@@ -128,14 +136,27 @@ class AtypicalityModel:
         return cls(arrays["means"].astype(np.float64), arrays["precision"].astype(np.float64),
                    float(arrays["threshold"]), float(arrays["quantile"]), tuple(str(n) for n in arrays["feature_names"]))
 
-    def card_entry(self, file_name: str, sha256: str, training: np.ndarray, validation: np.ndarray) -> dict[str, Any]:
+    def card_entry(self, file_name: str, sha256: str, training: np.ndarray, validation: np.ndarray,
+                   threshold_from: str = "the training images' distances") -> dict[str, Any]:
         """The model card's ``atypicality`` entry, with the flag rates of the training and
-        validation features."""
+        validation features (with the final fit: in-sample for training) and where the
+        threshold's quantile was taken."""
         return {"file": file_name, "sha256": sha256, "method": METHOD, "quantile": self.quantile,
-                "threshold": round(self.threshold, 4), "n_features": len(self.feature_names),
+                "threshold": round(self.threshold, 4), "threshold_from": threshold_from,
+                "n_features": len(self.feature_names),
                 "features": list(self.feature_names),
                 "flag_rate": {"training": round(self.flag_rate(training), 4),
                               "validation": round(self.flag_rate(validation), 4)}}
+
+
+def _means_precision(x: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class means (C, F) and the Ledoit-Wolf precision of the class-centred features."""
+    from sklearn.covariance import LedoitWolf  # deferred: scikit-learn costs ~1 s, only to train
+    counts = np.bincount(y, minlength=n_classes) if len(y) else np.zeros(0, np.int64)
+    if n_classes == 0 or counts.min() < 2:
+        raise ValueError("atypicality needs at least two training images of every class")
+    means = np.stack([x[y == c].mean(axis=0) for c in range(n_classes)])
+    return means, LedoitWolf(assume_centered=True).fit(x - means[y]).precision_
 
 
 def nearest_distance(x: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:

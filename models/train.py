@@ -196,13 +196,17 @@ def regional_member(ds: SimDataset, cfg: TrainConfig, cnn_probs: np.ndarray, wei
 
 def atypicality_entry(ds: SimDataset, out_dir: Path) -> dict[str, Any]:
     """Fit the "atypical for this database" distance on the training images' regional Z tables
-    (the same images the classifier learnt from), write ``atypicality.npz`` and return the card's
+    (the same images the classifier learnt from; threshold from distances cross-fitted by
+    normal-database member, see :meth:`AtypicalityModel.fit`), write ``atypicality.npz`` and return the card's
     ``atypicality`` entry with the flag rates on the training and validation images."""
     tr, va = ds.subset("training"), ds.subset("validation")
-    model = AtypicalityModel.fit(ds.features[tr], ds.labels[tr], list(ds.manifest.get("feature_names", [])))
+    model = AtypicalityModel.fit(ds.features[tr], ds.labels[tr], list(ds.manifest.get("feature_names", [])),
+                                 groups=ds.member[tr])
     path = out_dir / ATYPICALITY_FILE
     atomic_write_bytes(path, model.to_bytes())
-    entry = model.card_entry(path.name, file_sha256(path), ds.features[tr], ds.features[va])
+    entry = model.card_entry(path.name, file_sha256(path), ds.features[tr], ds.features[va],
+                             "the training images' distances, each member's images measured against a fit "
+                             "without that normal-database member")
     log.info("atypicality: threshold %.3f (quantile %g); flagged %.3f of training, %.3f of validation images",
              model.threshold, model.quantile, entry["flag_rate"]["training"], entry["flag_rate"]["validation"])
     return entry
