@@ -78,6 +78,10 @@ def test_evaluate_cli_writes_table1(trained, tmp_path):
     rep = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert set(rep["sets"]) == {"training", "validation"}
     assert rep["sets"]["validation"]["n"] == 18 and rep["repeats"] == 2
+    card = json.loads((out / "model.json").read_text())
+    for which in ("training", "validation"):       # the check's flags, counted as the card's rates
+        r = rep["sets"][which]
+        assert r["atypical"] == round(card["atypicality"]["flag_rate"][which] * r["n"])
     md = (tmp_path / "eval" / "report.md").read_text()
     assert "| set | metric | AD | DLB | NC | accuracy |" in md and "0.52+-0.12" in md
     assert (tmp_path / "eval" / "confusion.png").is_file() and (tmp_path / "eval" / "gradcam_gallery.png").is_file()
