@@ -194,13 +194,19 @@ def regional_member(ds: SimDataset, cfg: TrainConfig, cnn_probs: np.ndarray, wei
             "metrics": evaluate_sets(ds, combine(cnn_probs, reg_probs, w, t))}
 
 
-def atypicality_entry(ds: SimDataset, out_dir: Path) -> dict[str, Any]:
+def atypicality_entry(ds: SimDataset, out_dir: Path) -> dict[str, Any] | None:
     """Fit the "atypical for this database" distance on the training images' regional Z tables
     (the same images the classifier learnt from; threshold from distances cross-fitted by
     normal-database member, see :meth:`AtypicalityModel.fit`), write ``atypicality.npz`` and return the card's
-    ``atypicality`` entry with the flag rates on the training and validation images."""
+    ``atypicality`` entry with the flag rates on the training and validation images. None for a
+    data set without named regional features (a hand-built one): a study's table could not be
+    matched to it."""
+    names = list(ds.manifest.get("feature_names") or [])
+    if not names:
+        log.warning("the data set names no regional features: the model gets no atypicality check")
+        return None
     tr, va = ds.subset("training"), ds.subset("validation")
-    model = AtypicalityModel.fit(ds.features[tr], ds.labels[tr], list(ds.manifest.get("feature_names", [])),
+    model = AtypicalityModel.fit(ds.features[tr], ds.labels[tr], names,
                                  groups=ds.member[tr])
     path = out_dir / ATYPICALITY_FILE
     atomic_write_bytes(path, model.to_bytes())
@@ -270,7 +276,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
     metrics["per_repeat"] = per_repeat
     created = _dt.datetime.now(_dt.timezone.utc)
     shas = [w["sha256"] for w in weights] + [m["sha256"] for m in (ensemble or {}).get("members", []) if "sha256" in m]
-    shas.append(atypicality["sha256"])
+    shas += [atypicality["sha256"]] if atypicality else []
     wsha = hashlib.sha256("".join(shas).encode()).hexdigest()
     card = {
         "schema": CARD_SCHEMA,
@@ -295,7 +301,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
         "weights": weights,
         "metrics": metrics,
         **({"ensemble": ensemble} if ensemble else {}),
-        "atypicality": atypicality,
+        **({"atypicality": atypicality} if atypicality else {}),
         "created": created.isoformat(timespec="seconds"),
     }
     atomic_write_bytes(out_dir / "model.json", json.dumps(card, indent=1).encode("utf-8"))
