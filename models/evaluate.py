@@ -55,6 +55,9 @@ class SetPredictions:
     # (N, 3) the model's own probabilities where they are not the mean of the repeats (a model
     # combined with the regional model and calibrated); None: the repeats' mean
     probabilities: np.ndarray | None = None
+    # per item: whether the model's atypicality check flagged it (the product then reported
+    # ``indeterminate``); empty when the model has no check
+    atypical: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.items)
@@ -62,7 +65,7 @@ class SetPredictions:
             raise ValueError("probabilities, labels and items must have one entry per item")
         if self.probabilities is not None and self.probabilities.shape != (n, self.member_probs.shape[2]):
             raise ValueError("the model's probabilities must have one row per item")
-        for name in ("variants", "product_labels"):
+        for name in ("variants", "product_labels", "atypical"):
             if getattr(self, name) and len(getattr(self, name)) != n:
                 raise ValueError(f"{name} must be empty or have one entry per item")
 
@@ -80,7 +83,8 @@ class SetPredictions:
                        "bins": reliability_bins(ens, self.labels)}
         out = {"n": int(len(self.labels)), "repeats": aggregate(per_repeat, CLASSES), "per_repeat": per_repeat,
                "ensemble": dict(scores(ens_cm, CLASSES), confusion=ens_cm.tolist()), "calibration": calibration,
-               "failed": self.failed, "indeterminate": sum(pl == "indeterminate" for pl in self.product_labels)}
+               "failed": self.failed, "indeterminate": sum(pl == "indeterminate" for pl in self.product_labels),
+               "atypical": int(sum(self.atypical))}
         if self.product_labels:
             out["product"] = product_scores(self.labels, self.product_labels)
         if self.variants:
@@ -144,11 +148,14 @@ def simulated_sets(clf, ds) -> list[SetPredictions]:
     else:
         probs = clf.member_probs(ds.images)
     combined = clf.combined(probs.mean(0), ds.features) if clf.regional is not None else None
+    check = getattr(clf, "atypicality", None)
+    flagged = check.distances(ds.features) > check.threshold if check is not None else None
     out = []
     for which in ("training", "validation"):
         idx = ds.subset(which)
         out.append(SetPredictions(which, probs[:, idx], ds.labels[idx], [f"{which}-{i}" for i in idx],
-                                  probabilities=None if combined is None else combined[idx]))
+                                  probabilities=None if combined is None else combined[idx],
+                                  atypical=[] if flagged is None else [bool(f) for f in flagged[idx]]))
     return out
 
 
@@ -284,13 +291,14 @@ def markdown(report: dict[str, Any]) -> str:
             acc = fmt(agg["accuracy"]) if k == 0 else ""
             lines.append(f"| {s} (n={r['n']}) | {metric.replace('_', '-')} | " + " | ".join(cells) + f" | {acc} |")
     lines += ["", "Ensemble of the repeats (its top class; the product reports `indeterminate` instead when the top "
-              "probability is under the configured threshold):", "",
-              "| set | accuracy | recall AD | recall DLB | recall NC | indeterminate | failed |",
-              "|---|---|---|---|---|---|---|"]
+              "probability is under the configured threshold or when the model's check finds the study atypical "
+              "for its database; `atypical` counts the items that check flags):", "",
+              "| set | accuracy | recall AD | recall DLB | recall NC | indeterminate | atypical | failed |",
+              "|---|---|---|---|---|---|---|---|"]
     for s, r in report["sets"].items():
         e = r["ensemble"]
         lines.append(f"| {s} | {e['accuracy']:.3f} | " + " | ".join(f"{e['per_class'][c]['recall']:.3f}" for c in CLASSES)
-                     + f" | {r.get('indeterminate', 0)} | {len(r.get('failed', []))} |")
+                     + f" | {r.get('indeterminate', 0)} | {r.get('atypical', 0)} | {len(r.get('failed', []))} |")
     for s, r in report["sets"].items():
         if "product" in r:
             pr = r["product"]

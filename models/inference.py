@@ -10,6 +10,12 @@ the first listed reference and averaged over the repeats.
 A card with an ``ensemble`` entry (``spectssp train --with-regional-model``) also holds the
 regional logistic regression; its probabilities are combined with the CNN ensemble mean and
 calibrated as the card says (``models.calibration.combine``). The heat map stays the CNN's.
+
+A card with an ``atypicality`` entry (every model trained since the check exists) also holds the
+nearest-class Mahalanobis model of ``models.atypicality``: a study whose regional Z table is
+farther from every trained pattern than the calibrated threshold is reported ``indeterminate``
+(its probabilities kept) with ``atypical.flagged`` true. Without the entry (the bundled model)
+``atypical`` is None and left out of result.json, so such a model's output is unchanged.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from atlas.render.composite import GRID, composite
 from atlas.render.layout import cell_size, pad_to_cell
 from atlas.surface import CNN_VIEWS
 from models import BUNDLED_MODEL_DIR, CARD_SCHEMA, CLASSES
+from models.atypicality import Atypicality, AtypicalityModel
 from models.calibration import combine
 from models.features import RegionFeatures
 from spectssp.core.colormap import view_array
@@ -39,11 +46,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Classification:
     """result.json ``classification``: the reported label, the probabilities rounded for the
-    report (class order), and the model as ``name@version``."""
+    report (class order), the model as ``name@version`` and, when the model has the check, how
+    atypical the study is for its training data (left out of result.json when None)."""
 
     label: str
     probabilities: dict[str, float]
     model: str
+    atypical: Atypicality | None = field(default=None, metadata={"omit_none": True})
 
     @property
     def top(self) -> str:
@@ -65,20 +74,24 @@ class Prediction:
     classes: tuple[str, ...] = field(default=CLASSES)
     bundled: bool = False              # the model shipped in models/bundled (phantom-trained)
     heat_method: str = "Grad-CAM"      # what made ``heat`` (Grad-CAM, LayerCAM, regional contributions)
+    atypical: Atypicality | None = None  # None: the model card has no atypicality check
 
     @property
     def top(self) -> int:
         return int(np.argmax(self.probabilities))
 
     def label(self, indeterminate_below: float = 0.0) -> str:
-        """The top class, or ``indeterminate`` when its probability is under the threshold."""
+        """The top class, or ``indeterminate`` when its probability is under the threshold or
+        the study is atypical for the training data (not forced into a class)."""
+        if self.atypical is not None and self.atypical.flagged:
+            return "indeterminate"
         return self.classes[self.top] if float(self.probabilities[self.top]) >= indeterminate_below else "indeterminate"
 
     def classification(self, indeterminate_below: float) -> Classification:
         """This prediction as result.json reports it."""
         return Classification(self.label(indeterminate_below),
                               {c: round(float(p), 4) for c, p in zip(self.classes, self.probabilities)},
-                              self.model)
+                              self.model, self.atypical)
 
 
 # -- pictures -------------------------------------------------------------------------------
@@ -133,6 +146,12 @@ class Classifier:
         self.regional = None                  # the regional member of a combined model
         self.combination: dict[str, Any] | None = None
         self.bundled = self.model_dir.resolve() == BUNDLED_MODEL_DIR
+        self.atypicality: AtypicalityModel | None = None
+        if card.get("atypicality"):
+            entry = card["atypicality"]
+            if not isinstance(entry, dict) or not entry.get("file") or not entry.get("sha256"):
+                raise ValueError("the model card's atypicality entry names no file or no sha256")
+            self.atypicality = AtypicalityModel.load(self.model_dir / entry["file"], entry["sha256"])
         if self.network == "logreg":
             self.baseline = self._logreg(card["weights"][0]["file"])
             self.device = None
@@ -164,12 +183,19 @@ class Classifier:
                        self.combination["temperature"])
 
     @functools.lru_cache(maxsize=2)
-    def _features(self, references: tuple[str, ...]):
+    def _features(self, references: tuple[str, ...]) -> RegionFeatures:
+        """The regional Z table of a study with these references, checked against the feature
+        names the regional member and the atypicality model were fitted on."""
         feats = RegionFeatures(load_atlas().pixel_voi, list(references))
         want = self.combination["features"] if self.combination else []
         if want and feats.names != want:
             raise ValueError("the study's reference regions differ from those the regional model was trained on")
+        if self.atypicality is not None and tuple(feats.names) != self.atypicality.feature_names:
+            raise ValueError("the study's reference regions differ from those the atypicality check was fitted on")
         return feats
+
+    def _atypical(self, features: np.ndarray | None) -> Atypicality | None:
+        return self.atypicality.assess(features) if self.atypicality is not None and features is not None else None
 
     def _load_networks(self, device: str) -> None:
         import torch  # deferred: torch costs seconds (9 s measured at start-up); loaded in the background
@@ -254,15 +280,17 @@ class Classifier:
             return self._predict_baseline(surface, ssp, comps[0])
         member = self.member_probs(comps).mean(axis=1)       # (M, 3), mean over references
         probs = member.mean(axis=0)
+        x = (self._features(tuple(ssp.references))(ssp.z)
+             if self.regional is not None or self.atypicality is not None else None)
         if self.regional is not None:
-            probs = self.combined(probs[None], self._features(tuple(ssp.references))(ssp.z))[0]
+            probs = self.combined(probs[None], x)[0]
         top = int(np.argmax(probs))
         heat = self.gradcam(comps[0], top)
         return Prediction(probs, member, comps[0], heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
-                          bundled=self.bundled, heat_method=self.heat_method)
+                          bundled=self.bundled, heat_method=self.heat_method, atypical=self._atypical(x))
 
     def _predict_baseline(self, surface, ssp, comp: np.ndarray) -> Prediction:
-        feats = RegionFeatures(load_atlas().pixel_voi, list(ssp.references))
+        feats = self._features(tuple(ssp.references))
         x = feats(ssp.z)
         probs = self.baseline.predict_proba(x)[0]
         top = int(np.argmax(probs))
@@ -275,7 +303,7 @@ class Classifier:
         heat = surface_image(surface, values, self.size)
         heat = heat / heat.max() if heat.max() > 0 else heat
         return Prediction(probs, probs[None], comp, heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
-                          bundled=self.bundled, heat_method=self.heat_method)
+                          bundled=self.bundled, heat_method=self.heat_method, atypical=self._atypical(x))
 
 
 def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:
@@ -300,6 +328,7 @@ def verify_model(model_dir: Path) -> tuple[dict[str, Any], str]:
     if tuple(card.get("classes", ())) != CLASSES:
         raise ValueError(f"model classes {tuple(card.get('classes', ()))} are not {CLASSES}")
     extra = [m for m in (card.get("ensemble") or {}).get("members", []) if "file" in m]
+    extra += [card["atypicality"]] if card.get("atypicality") else []
     for w in card.get("weights", []) + extra:
         p = model_dir / w["file"]
         if not p.is_file():

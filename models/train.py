@@ -25,6 +25,8 @@ from torch import nn
 from tqdm import tqdm
 
 from models import CARD_SCHEMA, CLASSES
+from models.atypicality import FILE_NAME as ATYPICALITY_FILE
+from models.atypicality import AtypicalityModel
 from models.calibration import combine, fit_combination
 from models.metrics import aggregate, confusion, scores
 from models.networks import (BASELINE, MEAN, NETWORKS, STD, RegionalLogReg, build_network, count_parameters, predict_images,
@@ -192,6 +194,30 @@ def regional_member(ds: SimDataset, cfg: TrainConfig, cnn_probs: np.ndarray, wei
             "metrics": evaluate_sets(ds, combine(cnn_probs, reg_probs, w, t))}
 
 
+def atypicality_entry(ds: SimDataset, out_dir: Path) -> dict[str, Any] | None:
+    """Fit the "atypical for this database" distance on the training images' regional Z tables
+    (the same images the classifier learnt from; threshold from distances cross-fitted by
+    normal-database member, see :meth:`AtypicalityModel.fit`), write ``atypicality.npz`` and return the card's
+    ``atypicality`` entry with the flag rates on the training and validation images. None for a
+    data set without named regional features (a hand-built one): a study's table could not be
+    matched to it."""
+    names = list(ds.manifest.get("feature_names") or [])
+    if not names:
+        log.warning("the data set names no regional features: the model gets no atypicality check")
+        return None
+    tr, va = ds.subset("training"), ds.subset("validation")
+    model = AtypicalityModel.fit(ds.features[tr], ds.labels[tr], names,
+                                 groups=ds.member[tr])
+    path = out_dir / ATYPICALITY_FILE
+    atomic_write_bytes(path, model.to_bytes())
+    entry = model.card_entry(path.name, file_sha256(path), ds.features[tr], ds.features[va],
+                             "the training images' distances, each member's images measured against a fit "
+                             "without that normal-database member")
+    log.info("atypicality: threshold %.3f (quantile %g); flagged %.3f of training, %.3f of validation images",
+             model.threshold, model.quantile, entry["flag_rate"]["training"], entry["flag_rate"]["validation"])
+    return entry
+
+
 def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: dict[str, Any],
                 atlas_sha256: str, dataset_dir: Path | None = None,
                 inference: dict[str, Any] | None = None, progress: bool = True,
@@ -245,10 +271,12 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
                         "normalisation": {"mean": list(MEAN), "std": list(STD)}}
         if with_regional:
             ensemble = regional_member(ds, cfg, np.mean(repeat_probs, axis=0), weights, out_dir)
+    atypicality = atypicality_entry(ds, out_dir)
     metrics = {s: aggregate([p[s] for p in per_repeat], CLASSES) for s in ("training", "validation")}
     metrics["per_repeat"] = per_repeat
     created = _dt.datetime.now(_dt.timezone.utc)
     shas = [w["sha256"] for w in weights] + [m["sha256"] for m in (ensemble or {}).get("members", []) if "sha256" in m]
+    shas += [atypicality["sha256"]] if atypicality else []
     wsha = hashlib.sha256("".join(shas).encode()).hexdigest()
     card = {
         "schema": CARD_SCHEMA,
@@ -273,6 +301,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
         "weights": weights,
         "metrics": metrics,
         **({"ensemble": ensemble} if ensemble else {}),
+        **({"atypicality": atypicality} if atypicality else {}),
         "created": created.isoformat(timespec="seconds"),
     }
     atomic_write_bytes(out_dir / "model.json", json.dumps(card, indent=1).encode("utf-8"))

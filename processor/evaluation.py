@@ -62,6 +62,7 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
     rec = _Recorder(pipe.classifier)
     pipe.classifier = rec
     probs, labels, items, failed, preds, variants, reported, model_probs = [], [], [], [], [], [], [], []
+    atypical: list[bool] = []
     for label, study in tqdm(studies, desc=f"{name} studies", unit="study", disable=not progress):
         rec.calls.clear()
         results = pipe.process_paths(sorted(p for p in study.rglob("*") if p.is_file()), work_dir / label / study.name)
@@ -79,9 +80,12 @@ def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress:
             items.append(f"{label}/{study.name}")
             variants.append(phantom_variant(study))
             reported.append(str(cls["label"]))
+            atypical.append(bool((cls.get("atypical") or {}).get("flagged")))
             preds.append((label, f"{label}/{study.name}", p))
     if not probs:
         raise ValueError("no test study was classified; see the failures in the pipeline output")
     mp = np.stack(probs, axis=1)  # (M, N, 3)
     combined = np.stack(model_probs) if getattr(rec.clf, "regional", None) is not None else None
-    return SetPredictions(name, mp, np.array(labels), items, failed, variants, reported, combined), preds
+    has_check = getattr(rec.clf, "atypicality", None) is not None
+    return SetPredictions(name, mp, np.array(labels), items, failed, variants, reported, combined,
+                          atypical if has_check else []), preds

@@ -59,6 +59,9 @@ def sheets(s, ssp, atlas, cfg: Section, ndb_label: str) -> dict[str, np.ndarray]
     return out
 
 
+ATYPICAL_WARNING = "ATYPICAL FOR THIS DATABASE: unlike the normals and the simulated diseases - not classified"
+
+
 def cnn_panel(ssp, prediction, atlas, cfg: Section) -> np.ndarray:
     ref = cfg.classifier.reference
     if prediction is None:
@@ -71,7 +74,15 @@ def cnn_panel(ssp, prediction, atlas, cfg: Section) -> np.ndarray:
               else "site model")
     return render_panel([(f"CNN input: Z map ({prediction.reference})", prediction.composite),
                          (f"{prediction.heat_method} for {res.top}", prediction.gradcam_rgb)],
-                        f"CNN: {res.label}", [f"probabilities: {probs}", f"model {res.model}", origin])
+                        f"CNN: {res.label}", [f"probabilities: {probs}", f"model {res.model}", origin],
+                        atypical_warning(res.atypical))
+
+
+def atypical_warning(atypical) -> str | None:
+    """The panel's warning line for a study the atypicality check flagged; None otherwise."""
+    if atypical is None or not atypical.flagged:
+        return None
+    return (f"{ATYPICAL_WARNING} (distance {atypical.distance:.1f} > {atypical.threshold:.1f})")
 
 
 def write_all(staging: Path, s, ssp, prediction, result: Result, atlas, cfg: Section,

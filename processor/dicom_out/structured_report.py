@@ -55,6 +55,7 @@ LABEL_CODES: dict[str, Code] = {
 STATS_ONLY_CODE = _local("STATS_ONLY", "Statistics only: no model configured")
 PROBABILITY_CODES = {c: _local(f"P_{c}", f"Probability of {c} pattern") for c in CLASSES}
 CLASSIFICATION = _local("CLASS", "Perfusion pattern classification")
+ATYPICAL = _local("ATYPICAL", "Atypical for this normal database")
 REG_QC = _local("REG_QC", "Registration QC score")
 REG_PASSED = _local("REG_QC_PASS", "Registration QC passed")
 REG_GROUP = _local("REG", "Registration to template")
@@ -192,13 +193,39 @@ def _classification_group(result: dict[str, Any], software_version: str,
         if p is not None:
             measurements.append(hd.sr.Measurement(
                 name=PROBABILITY_CODES[c], value=p, unit=_NO_UNIT, algorithm_id=algorithm))
+    evaluations = [hd.sr.QualitativeEvaluation(name=codes.DCM.Finding, value=finding)]
+    atypical = _atypical(cls, warnings) if model else None
+    if atypical is not None:
+        evaluations.append(hd.sr.QualitativeEvaluation(
+            name=ATYPICAL, value=codes.SCT.Yes if atypical["flagged"] else codes.SCT.No))
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=_tracking("classification"),
         finding_type=CLASSIFICATION,
         algorithm_id=algorithm,
         measurements=measurements or None,
-        qualitative_evaluations=[hd.sr.QualitativeEvaluation(name=codes.DCM.Finding, value=finding)],
+        qualitative_evaluations=evaluations,
     )
+
+
+def _atypical(cls: dict[str, Any], warnings: list[str] | None = None) -> dict[str, Any] | None:
+    """``classification.atypical`` when the model has the check and it is well formed (a
+    malformed one is left out, with a warning when ``warnings`` is given)."""
+    a = cls.get("atypical")
+    if a is None:
+        return None
+    if (isinstance(a, dict) and isinstance(a.get("flagged"), bool)
+            and all(isinstance(a.get(k), (int, float)) and not isinstance(a.get(k), bool) and math.isfinite(a[k])
+                    for k in ("distance", "threshold"))):
+        return a
+    if warnings is not None:
+        warnings.append("the atypicality check's result is malformed and was left out of the SR")
+    return None
+
+
+def atypical_text(atypical: dict[str, Any]) -> str:
+    """The SR's sentence on the atypicality check."""
+    return (f"Atypical for this normal database: {'yes' if atypical['flagged'] else 'no'} "
+            f"(distance {atypical['distance']:.3f}, threshold {atypical['threshold']:.3f})")
 
 
 def _registration_group(result: dict[str, Any], software_version: str, warnings: list[str]
@@ -283,9 +310,13 @@ def _comment_container(result: dict[str, Any]) -> hd.sr.ContainerContentItem:
         summary = f"Classification: {STATS_ONLY_TEXT}"
     container = hd.sr.ContainerContentItem(
         name=_QUALITATIVE_EVALUATIONS, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
-    container.ContentSequence = hd.sr.ContentSequence([
-        hd.sr.TextContentItem(name=codes.DCM.Comment, value=f"{RUO_TEXT}. {summary}.",
-                              relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)])
+    items = [hd.sr.TextContentItem(name=codes.DCM.Comment, value=f"{RUO_TEXT}. {summary}.",
+                                   relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)]
+    atypical = _atypical(cls) if cls.get("model") else None
+    if atypical is not None:
+        items.append(hd.sr.TextContentItem(name=codes.DCM.Comment, value=atypical_text(atypical),
+                                           relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+    container.ContentSequence = hd.sr.ContentSequence(items)
     return container
 
 

@@ -97,3 +97,16 @@ def test_variant_table_from_an_older_report_has_no_indeterminate_column():
     old = {"DLB": {"mild": {"n": 2, "correct": 1, "recall": 0.5}}}
     lines = variant_markdown("test", old)
     assert "| DLB | mild | 1 / 2 | 0.50 |" in lines and not any("indeterminate" in line for line in lines)
+
+
+def test_atypical_studies_are_counted_beside_indeterminate():
+    items = ["AD/a", "DLB/b", "NC/c"]
+    sp = SetPredictions("test", _probs(["AD", "DLB", "NC"]), np.array([0, 1, 2]), items,
+                        product_labels=["AD", "indeterminate", "indeterminate"], atypical=[False, True, False])
+    rep = sp.report()
+    assert rep["atypical"] == 1 and rep["indeterminate"] == 2
+    md = markdown({"model": "m", "repeats": 2, "data": "d", "sets": {"test": rep}})
+    assert "| indeterminate | atypical | failed |" in md and "| 2 | 1 | 0 |" in md
+    assert SetPredictions("test", _probs(["AD"]), np.array([0]), ["AD/a"]).report()["atypical"] == 0
+    with pytest.raises(ValueError, match="atypical"):
+        SetPredictions("test", _probs(["AD"]), np.array([0]), ["AD/a"], atypical=[True, False])

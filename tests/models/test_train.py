@@ -78,6 +78,10 @@ def test_evaluate_cli_writes_table1(trained, tmp_path):
     rep = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert set(rep["sets"]) == {"training", "validation"}
     assert rep["sets"]["validation"]["n"] == 18 and rep["repeats"] == 2
+    card = json.loads((out / "model.json").read_text())
+    for which in ("training", "validation"):       # the check's flags, counted as the card's rates
+        r = rep["sets"][which]
+        assert r["atypical"] == round(card["atypicality"]["flag_rate"][which] * r["n"])
     md = (tmp_path / "eval" / "report.md").read_text()
     assert "| set | metric | AD | DLB | NC | accuracy |" in md and "0.52+-0.12" in md
     assert (tmp_path / "eval" / "confusion.png").is_file() and (tmp_path / "eval" / "gradcam_gallery.png").is_file()
@@ -220,3 +224,52 @@ def test_bundled_model_is_unchanged_by_the_combination(atlas, small_ndb):
     p = clf.predict_ssp(atlas.surface, _ssp_of_validation_member(atlas, small_ndb, {"data": {"validation_members": [5]}}))
     assert p.member_probabilities.shape == (3, 3)
     assert np.array_equal(p.probabilities, p.member_probabilities.mean(axis=0))
+
+
+# -- atypical for this database -------------------------------------------------------------
+def test_training_writes_the_atypicality_check(trained):
+    from models.atypicality import METHOD
+    _, _, out = trained
+    card = json.loads((out / "model.json").read_text())
+    a = card["atypicality"]
+    assert a["file"] == "atypicality.npz" and (out / a["file"]).is_file() and len(a["sha256"]) == 64
+    assert a["method"] == METHOD and a["quantile"] == 0.99 and a["threshold"] > 0
+    assert set(a["flag_rate"]) == {"training", "validation"}
+    assert a["flag_rate"]["training"] <= 0.02                     # 1 % by construction, 72 training images
+    assert 0 <= a["flag_rate"]["validation"] <= 1
+    assert a["n_features"] == len(a["features"]) > 0 and all(":" in f for f in a["features"])
+    clf = load_classifier(out, "cpu")
+    assert clf.atypicality is not None and clf.atypicality.feature_names == tuple(a["features"])
+
+
+def test_atypical_study_is_indeterminate_with_its_probabilities_kept(trained, atlas, small_ndb):
+    import dataclasses
+    _, _, out = trained
+    clf = load_classifier(out, "cpu")
+    ssp = _ssp_of_validation_member(atlas, small_ndb, clf.card, "AD")
+    typical = clf.predict_ssp(atlas.surface, ssp)
+    x = clf._features(tuple(ssp.references))(ssp.z)
+    assert typical.atypical.distance == round(float(clf.atypicality.distances(x)[0]), 3)
+    assert typical.atypical.threshold == round(clf.atypicality.threshold, 3)
+    # the same study against a threshold below its distance: flagged, not forced into a class
+    clf.atypicality = dataclasses.replace(clf.atypicality, threshold=typical.atypical.distance / 2)
+    p = clf.predict_ssp(atlas.surface, ssp)
+    res = p.classification(0.0)
+    assert res.atypical.flagged and res.label == "indeterminate"
+    assert res.top == typical.classification(0.0).top and res.probabilities == typical.classification(0.0).probabilities
+    clf.atypicality = dataclasses.replace(clf.atypicality, threshold=typical.atypical.distance * 2)
+    res = clf.predict_ssp(atlas.surface, ssp).classification(0.0)
+    assert not res.atypical.flagged and res.label == res.top
+
+
+def test_atypicality_file_is_checked(trained, tmp_path):
+    _, _, out = trained
+    _tampered_copy_is_refused(out, tmp_path, "atypicality.npz")
+
+
+def test_bundled_model_has_no_atypicality_check(atlas, small_ndb):
+    from models import BUNDLED_MODEL_DIR
+    clf = load_classifier(BUNDLED_MODEL_DIR, "cpu")
+    assert "atypicality" not in clf.card and clf.atypicality is None
+    p = clf.predict_ssp(atlas.surface, _ssp_of_validation_member(atlas, small_ndb, {"data": {"validation_members": [5]}}))
+    assert p.atypical is None and p.classification(0.5).atypical is None

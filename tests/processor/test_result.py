@@ -126,3 +126,40 @@ def test_a_rejected_result_needs_code_and_message():
 
 def test_the_sr_tests_result_is_a_valid_result():
     assert_valid_result(sr_result())
+
+
+# -- classification.atypical (additive; only when the model has the check) -----------------
+def _atypical_result(tmp_path: Path, flagged: bool = True) -> dict:
+    from models.atypicality import Atypicality
+    r = _ok(tmp_path)
+    r.classification = Classification("indeterminate" if flagged else "AD", {"AD": 0.7, "DLB": 0.2, "NC": 0.1},
+                                      "demo@1", Atypicality(41.234, 38.139, flagged))
+    return r.as_dict()
+
+
+def test_atypical_is_serialised_only_when_the_model_has_the_check(tmp_path):
+    d = assert_valid_result(_atypical_result(tmp_path))
+    assert d["classification"]["atypical"] == {"distance": 41.234, "threshold": 38.139, "flagged": True}
+    assert list(d["classification"]) == ["label", "probabilities", "model", "atypical"]
+    assert "atypical" not in _ok(tmp_path).as_dict()["classification"]      # no check: result.json as before
+    assert_valid_result(_atypical_result(tmp_path, flagged=False))
+
+
+@pytest.mark.parametrize("break_it, where", [
+    (lambda a: a.pop("flagged"), "classification/atypical: 'flagged' is a required"),
+    (lambda a: a.update(flagged="yes"), "classification/atypical/flagged"),
+    (lambda a: a.update(distance=-1.0), "classification/atypical/distance"),
+    (lambda a: a.update(threshold=0), "classification/atypical/threshold"),
+    (lambda a: a.update(score=3.0), "classification/atypical"),
+])
+def test_the_schema_rejects_a_malformed_atypical(tmp_path, break_it, where):
+    d = _atypical_result(tmp_path)
+    break_it(d["classification"]["atypical"])
+    problems = result_errors(d)
+    assert any(p.startswith(where) for p in problems), problems
+
+
+def test_a_flagged_study_must_be_indeterminate(tmp_path):
+    d = _atypical_result(tmp_path)
+    d["classification"]["label"] = "AD"
+    assert any(p.startswith("classification/label") for p in result_errors(d))

@@ -148,3 +148,28 @@ def test_extra_evidence_is_referenced(tmp_path: Path) -> None:
     ds = pydicom.dcmread(rec.path)
     refs = ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence
     assert {r.ReferencedSOPInstanceUID for r in refs} == {src.SOPInstanceUID, other.SOPInstanceUID}
+
+
+@pytest.mark.parametrize("flagged", [True, False])
+def test_sr_states_the_atypicality_check(tmp_path: Path, flagged: bool) -> None:
+    res = result()
+    res["classification"] = dict(res["classification"], label="indeterminate" if flagged else "DLB",
+                                 atypical={"distance": 41.2345, "threshold": 38.139, "flagged": flagged})
+    _, rec = _write(tmp_path, res)
+    ds = pydicom.dcmread(rec.path)
+    word = "yes" if flagged else "no"
+    assert f"Atypical for this normal database: {word} (distance 41.234, threshold 38.139)" in _texts(ds)
+    assert ("Atypical for this normal database", "Yes" if flagged else "No") in _codes(ds)
+    assert not any("atypicality" in w for w in rec.warnings)
+
+
+def test_sr_without_the_check_has_no_atypicality_item(tmp_path: Path) -> None:
+    _, rec = _write(tmp_path, result())
+    ds = pydicom.dcmread(rec.path)
+    assert not any("Atypical" in t for t in _texts(ds))
+    assert not any(name.startswith("Atypical") for name, _ in _codes(ds))
+    bad = result()
+    bad["classification"] = dict(bad["classification"], atypical={"distance": "far", "flagged": True})
+    _, rec = _write(tmp_path / "bad", bad)
+    assert not any("Atypical" in t for t in _texts(pydicom.dcmread(rec.path)))
+    assert any("atypicality" in w for w in rec.warnings)

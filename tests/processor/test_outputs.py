@@ -1,0 +1,39 @@
+"""processor.outputs: the CNN panel's warning for a study the atypicality check flagged."""
+from __future__ import annotations
+
+import numpy as np
+
+from models.atypicality import Atypicality
+from processor.outputs import ATYPICAL_WARNING, atypical_warning
+from processor.render.panel import render_panel
+
+HEADER = np.s_[40:140]
+
+
+def _red(img: np.ndarray) -> np.ndarray:
+    r, g, b = (img[..., i].astype(int) for i in range(3))
+    return (r > 200) & (g < 120) & (b < 120)
+
+
+def _panel(warning: str | None) -> np.ndarray:
+    views = np.full((64, 64, 3), 90, np.uint8)
+    return render_panel([("input", views), ("heat", views)], "CNN: indeterminate",
+                        ["probabilities: AD 0.70   DLB 0.20   NC 0.10", "model demo@1", "site model"], warning)
+
+
+def test_flagged_study_gets_a_red_warning_line_that_fits():
+    text = atypical_warning(Atypicality(41.234, 38.139, True))
+    assert text is not None and text.startswith(ATYPICAL_WARNING) and "distance 41.2 > 38.1" in text
+    plain, warned = _panel(None), _panel(text)
+    assert not _red(plain[HEADER]).any()
+    red = _red(warned[HEADER])
+    assert red.sum() > 500                                    # a line of bold red text
+    cols = np.flatnonzero(red.any(axis=0))
+    assert cols.max() < warned.shape[1] - 16                  # not cut at the right edge
+    # the other lines are still drawn below it
+    assert (warned[HEADER].max(axis=2) > 150).sum() > (plain[HEADER].max(axis=2) > 150).sum()
+
+
+def test_no_warning_when_typical_or_without_the_check():
+    assert atypical_warning(Atypicality(3.0, 38.139, False)) is None
+    assert atypical_warning(None) is None
