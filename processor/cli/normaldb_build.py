@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, RuntimeError) as exc:  # one bad study must not lose the others
             failed += 1
             print(f"failed    {s.series_uid}  [{ErrorCode.INTERNAL_ERROR}] {exc}")
+    if failed and args.strict:  # --strict: no database unless every series made it in
+        raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"{failed} of {len(ok)} series failed registration or its "
+                            f"quality control (--strict); no database written to {str(args.out)!r}.")
     try:
         ndb = builder.build(note=args.note)
     except ValueError as exc:

@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     b.add_argument("--out", type=Path, required=True, metavar="FILE", help="database file to write (.ndb)")
     b.add_argument("--tracer", default=None, help="expected tracer (default: from the DICOM headers)")
-    b.add_argument("--strict", action="store_true", help="fail if any input series is rejected")
+    b.add_argument("--strict", action="store_true",
+                   help="fail, writing nothing, if any input series is rejected or fails registration QC")
     b.add_argument("--note", default="", help="free text stored in the database (e.g. how members were chosen)")
     add_config_arg(b)
     b.set_defaults(command_module="normaldb_build")
