@@ -2,8 +2,8 @@
 model was trained on (the simulated normals and the simulated AD and DLB patterns).
 
 The distance is the Mahalanobis distance to the NEAREST class mean, with one pooled
-within-class covariance (Ledoit-Wolf shrinkage, so the 2 x 8-region table with a few hundred
-training images still gives a well-conditioned precision matrix). A study near any class mean
+within-class covariance (Ledoit-Wolf shrinkage, so the 80-value table, 20 lobar regions x 4
+references, still gives a well-conditioned precision matrix with a few hundred training images). A study near any class mean
 is typical, whatever its class; one far from all of them is a pattern the classifier never saw
 (another disease, an artefact, a normal pattern of another population), and its class would be
 forced. The threshold is a quantile of the training images' own distances, so by construction
