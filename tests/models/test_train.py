@@ -215,15 +215,38 @@ def test_evaluate_reports_ece_and_draws_the_reliability_diagram(combined, tmp_pa
     assert rep["reliability_diagram"] == "reliability.png"
 
 
-def test_bundled_model_is_unchanged_by_the_combination(atlas, small_ndb):
-    """The bundled model has no regional member: its probabilities stay the CNN repeats' mean."""
-    from models import BUNDLED_MODEL_DIR
-    from models.inference import load_classifier
-    clf = load_classifier(BUNDLED_MODEL_DIR, "cpu")
-    assert clf.regional is None and "ensemble" not in clf.card
-    p = clf.predict_ssp(atlas.surface, _ssp_of_validation_member(atlas, small_ndb, {"data": {"validation_members": [5]}}))
-    assert p.member_probabilities.shape == (3, 3)
+def _card_without(model_dir, tmp_path, *entries: str):
+    """A copy of ``model_dir`` whose card lacks ``entries``: a model trained before they existed."""
+    copy = tmp_path / "older"
+    shutil.copytree(model_dir, copy)
+    card = json.loads((copy / "model.json").read_text())
+    for e in entries:
+        card.pop(e, None)
+    (copy / "model.json").write_text(json.dumps(card))
+    return copy
+
+
+def test_a_card_without_ensemble_gives_the_cnn_repeats_mean(combined, atlas, small_ndb, tmp_path):
+    """A model without a regional member: its probabilities stay the CNN repeats' mean."""
+    _, out = combined
+    with_member = load_classifier(out, "cpu")
+    clf = load_classifier(_card_without(out, tmp_path, "ensemble"), "cpu")
+    assert with_member.regional is not None and clf.regional is None
+    ssp = _ssp_of_validation_member(atlas, small_ndb, clf.card, "AD")
+    p = clf.predict_ssp(atlas.surface, ssp)
     assert np.array_equal(p.probabilities, p.member_probabilities.mean(axis=0))
+    assert not np.allclose(with_member.predict_ssp(atlas.surface, ssp).probabilities, p.probabilities)
+
+
+def test_bundled_model_is_combined_and_checked(atlas, small_ndb):
+    """The bundled model (simulation version 3) carries the regional member and the atypicality check."""
+    from models import BUNDLED_MODEL_DIR
+    clf = load_classifier(BUNDLED_MODEL_DIR, "cpu")
+    assert clf.regional is not None and clf.atypicality is not None
+    assert clf.card["data"]["sim_version"] == 3
+    p = clf.predict_ssp(atlas.surface, _ssp_of_validation_member(atlas, small_ndb, {"data": {"validation_members": [5]}}))
+    assert p.member_probabilities.shape == (3, 3) and p.atypical is not None
+    assert p.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
 
 
 # -- atypical for this database -------------------------------------------------------------
@@ -267,9 +290,9 @@ def test_atypicality_file_is_checked(trained, tmp_path):
     _tampered_copy_is_refused(out, tmp_path, "atypicality.npz")
 
 
-def test_bundled_model_has_no_atypicality_check(atlas, small_ndb):
-    from models import BUNDLED_MODEL_DIR
-    clf = load_classifier(BUNDLED_MODEL_DIR, "cpu")
-    assert "atypicality" not in clf.card and clf.atypicality is None
-    p = clf.predict_ssp(atlas.surface, _ssp_of_validation_member(atlas, small_ndb, {"data": {"validation_members": [5]}}))
+def test_a_card_without_atypicality_reports_none(trained, atlas, small_ndb, tmp_path):
+    _, _, out = trained
+    clf = load_classifier(_card_without(out, tmp_path, "atypicality"), "cpu")
+    assert clf.atypicality is None
+    p = clf.predict_ssp(atlas.surface, _ssp_of_validation_member(atlas, small_ndb, clf.card, "AD"))
     assert p.atypical is None and p.classification(0.5).atypical is None
