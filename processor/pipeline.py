@@ -266,6 +266,9 @@ class Pipeline:
             except (RuntimeError, ValueError) as exc:
                 raise SpectSSPError(ErrorCode.MODEL_ERROR, f"the classifier failed: {exc}") from None
             result.classification = prediction.classification(cfg.classifier.indeterminate_below)
+            warning = outputs.atypical_warning(result.classification.atypical)
+            if warning:
+                result.warnings.append(warning)
         else:
             result.warnings.append("statistics only: no model configured (classification is null)"
                                    if self.cfg.model is None else

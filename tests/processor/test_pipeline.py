@@ -186,3 +186,41 @@ def test_resolution_warning_only_when_coarser_than_the_database():
     assert resolution_warning(Resolution(16.4, 0.0, 16.0)) is None
     text = resolution_warning(Resolution(18.2, 0.0, 16.0))
     assert "18.2 mm" in text and "16.0 mm" in text and "overstated" in text
+
+
+def _bundled_copy_flagging_everything(dest: Path) -> Path:
+    """The bundled model with its atypicality threshold lowered below any study's distance."""
+    import dataclasses
+    import hashlib
+    import json
+    import shutil
+
+    from models import BUNDLED_MODEL_DIR
+    from models.atypicality import AtypicalityModel
+    shutil.copytree(BUNDLED_MODEL_DIR, dest)
+    card = json.loads((dest / "model.json").read_text())
+    entry = card["atypicality"]
+    model = AtypicalityModel.load(dest / entry["file"], entry["sha256"])
+    raw = dataclasses.replace(model, threshold=0.01).to_bytes()
+    (dest / entry["file"]).write_bytes(raw)
+    entry["sha256"] = hashlib.sha256(raw).hexdigest()
+    (dest / "model.json").write_text(json.dumps(card))
+    return dest
+
+
+def test_atypical_study_is_reported_indeterminate_everywhere(tmp_path):
+    """A flagged study: label indeterminate, the warning in result.json, Yes in the SR."""
+    model = _bundled_copy_flagging_everything(tmp_path / "model")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"model: {model}\n")
+    files = write_study(make_study("AD", 8101, subject=None), tmp_path / "in", "multiframe")
+    out = tmp_path / "out"
+    assert main(["process", str(tmp_path / "in"), "--out", str(out), "--config", str(cfg), "-q"]) == 0
+    (r,) = _results(out)
+    c = r["classification"]
+    assert c["label"] == "indeterminate" and c["atypical"]["flagged"] and c["atypical"]["threshold"] == 0.01
+    assert any(w.startswith("ATYPICAL FOR THIS DATABASE") for w in r["warnings"])
+    sr = next(Path(o["path"]) for o in r["outputs"] if o["kind"] == "sr")
+    texts = [getattr(i, "TextValue", "") for i in _sr_items(pydicom.dcmread(sr))]
+    assert any("Atypical for this normal database: yes" in t for t in texts), texts
+    assert len(files) == 1
