@@ -14,8 +14,8 @@ calibrated as the card says (``models.calibration.combine``). The heat map stays
 A card with an ``atypicality`` entry (every model trained since the check exists) also holds the
 nearest-class Mahalanobis model of ``models.atypicality``: a study whose regional Z table is
 farther from every trained pattern than the calibrated threshold is reported ``indeterminate``
-(its probabilities kept) with ``atypical.flagged`` true. Without the entry (the bundled model)
-``atypical`` is None and left out of result.json, so such a model's output is unchanged.
+(its probabilities kept) with ``atypical.flagged`` true. Without the entry (models trained
+before the check existed) ``atypical`` is None and left out of result.json: their output is unchanged.
 """
 from __future__ import annotations
 
