@@ -97,9 +97,13 @@ class AtypicalityModel:
             raise ValueError(f"expected {len(self.feature_names)} regional features, got {x.shape[1]}")
         return nearest_distance(x, self.means, self.precision)
 
+    def flagged(self, features: np.ndarray) -> np.ndarray:
+        """(N,) bool: which feature vectors lie farther than the threshold."""
+        return self.distances(features) > self.threshold
+
     def flag_rate(self, features: np.ndarray) -> float:
         """Share of the feature vectors whose distance is above the threshold."""
-        return float((self.distances(features) > self.threshold).mean()) if len(features) else 0.0
+        return float(self.flagged(features).mean()) if len(features) else 0.0
 
     def assess(self, features: np.ndarray) -> Atypicality:
         """One study's (F,) regional Z table as result.json reports it (3 decimals)."""

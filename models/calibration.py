@@ -27,10 +27,14 @@ def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.log(np.clip(p[np.arange(len(labels)), labels], EPS, 1.0)).mean())
 
 
+def mixture(cnn: np.ndarray, regional: np.ndarray, cnn_weight: float) -> np.ndarray:
+    """(N, 3) ``w * cnn + (1 - w) * regional``, before the temperature."""
+    return cnn_weight * np.asarray(cnn, np.float64) + (1.0 - cnn_weight) * np.asarray(regional, np.float64)
+
+
 def combine(cnn: np.ndarray, regional: np.ndarray, cnn_weight: float, temperature: float) -> np.ndarray:
     """(N, 3) calibrated probabilities: softmax(log(w * cnn + (1 - w) * regional) / T)."""
-    mix = cnn_weight * np.asarray(cnn, np.float64) + (1.0 - cnn_weight) * np.asarray(regional, np.float64)
-    lg = np.log(np.clip(mix, EPS, 1.0)) / temperature
+    lg = np.log(np.clip(mixture(cnn, regional, cnn_weight), EPS, 1.0)) / temperature
     e = np.exp(lg - lg.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
@@ -55,9 +59,10 @@ def fit_combination(cnn: np.ndarray, regional: np.ndarray, labels: np.ndarray) -
     labels = np.asarray(labels, np.int64)
     if len(labels) == 0 or cnn.shape != regional.shape or cnn.shape[0] != len(labels):
         raise ValueError("calibration needs (N, 3) CNN and regional probabilities with N > 0 labels")
-    losses = [log_loss(w * cnn + (1 - w) * regional, labels) for w in WEIGHT_GRID]
+    losses = [log_loss(mixture(cnn, regional, w), labels) for w in WEIGHT_GRID]
     w = float(WEIGHT_GRID[int(np.argmin(losses))])
-    t = fit_temperature(w * cnn + (1 - w) * regional, labels)
+    mixed = mixture(cnn, regional, w)
+    t = fit_temperature(mixed, labels)
     final = combine(cnn, regional, w, t)
 
     def summary(p: np.ndarray) -> dict[str, float]:
@@ -69,4 +74,4 @@ def fit_combination(cnn: np.ndarray, regional: np.ndarray, labels: np.ndarray) -
             "fitted_on": "simulated validation set", "n": int(len(labels)),
             "weight_grid_log_loss": {f"{g:.2f}": round(v, 4) for g, v in zip(WEIGHT_GRID, losses)},
             "validation": {"cnn": summary(cnn), "regional": summary(regional),
-                           "mixture": summary(w * cnn + (1 - w) * regional), "combined": summary(final)}}
+                           "mixture": summary(mixed), "combined": summary(final)}}

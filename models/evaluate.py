@@ -149,7 +149,7 @@ def simulated_sets(clf, ds) -> list[SetPredictions]:
         probs = clf.member_probs(ds.images)
     combined = clf.combined(probs.mean(0), ds.features) if clf.regional is not None else None
     check = getattr(clf, "atypicality", None)
-    flagged = check.distances(ds.features) > check.threshold if check is not None else None
+    flagged = check.flagged(ds.features) if check is not None else None
     out = []
     for which in ("training", "validation"):
         idx = ds.subset(which)
@@ -345,10 +345,8 @@ def plot_reliability(sets: dict[str, Any], path: Path, title: str) -> bool:
     rows = [(s, r["calibration"]) for s, r in sets.items() if "calibration" in r]
     if not rows:
         return False
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(rows), figsize=(4 * len(rows), 4), squeeze=False)
+    fig = Figure(figsize=(4 * len(rows), 4))  # no pyplot, as the other plots here
+    axes = fig.subplots(1, len(rows), squeeze=False)
     for ax, (s, cal) in zip(axes[0], rows):
         full = [b for b in cal["bins"] if b["n"]]
         ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect")
@@ -365,7 +363,6 @@ def plot_reliability(sets: dict[str, Any], path: Path, title: str) -> bool:
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return True
 
 

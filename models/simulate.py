@@ -340,9 +340,7 @@ def degrade(volume: np.ndarray, brain: np.ndarray, labels: np.ndarray, rng: np.r
             cfg: SimulationConfig, voxel_mm: float) -> tuple[np.ndarray, dict[str, float]]:
     """Another normal pattern (regional ratios, smooth variation), extra blur (resolution),
     correlated noise (counts) and a residual misregistration, before SSP."""
-    var = float(rng.uniform(*cfg.variation_sd)) if cfg.variation_sd[1] > 0 else 0.0
-    fwhm = float(rng.uniform(*cfg.blur_fwhm_mm)) if cfg.blur_fwhm_mm[1] > 0 else 0.0
-    sd = float(rng.uniform(*cfg.noise_sd)) if cfg.noise_sd[1] > 0 else 0.0
+    var, fwhm, sd = _draw(rng, cfg.variation_sd), _draw(rng, cfg.blur_fwhm_mm), _draw(rng, cfg.noise_sd)
     out = volume
     ratio_sd = _draw(rng, cfg.regional_ratio_sd)
     if ratio_sd > 0:
@@ -351,7 +349,7 @@ def degrade(volume: np.ndarray, brain: np.ndarray, labels: np.ndarray, rng: np.r
         out = out * (1.0 + np.float32(var) * smooth_random_field(rng, volume.shape, brain,
                                                                   cfg.variation_fwhm_mm / voxel_mm))
     if fwhm > 0.5:
-        out = ndimage.gaussian_filter(out, fwhm / 2.3548 / voxel_mm, truncate=3.0)
+        out = ndimage.gaussian_filter(out, fwhm / FWHM_PER_SIGMA / voxel_mm, truncate=3.0)
     if sd > 0:
         out = out * (1.0 + np.float32(sd) * smooth_random_field(rng, volume.shape, brain, cfg.noise_fwhm_mm / voxel_mm))
     out, moved = misregister(out, rng, cfg.misregistration_mm / voxel_mm, cfg.misregistration_deg,
@@ -430,7 +428,7 @@ class Simulator:
         vol = base
         if regions or distract:
             both = {k: regions.get(k, 0.0) + distract.get(k, 0.0) for k in {*regions, *distract}}
-            w, shape = self.lesion_weights(dict(sorted(both.items())), rng)
+            w, shape = self.lesion_weights(both, rng)
             info.update(shape)
             vol = lower_counts(base, w)
         vol, qual = degrade(vol, self.atlas.brain, self.atlas.labels, rng, cfg, self.atlas.voxel_mm)

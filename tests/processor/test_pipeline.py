@@ -1,6 +1,10 @@
 """`spectssp process` end to end on phantom studies with the bundled normal database."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,6 +14,8 @@ import pytest
 import SimpleITK as sitk
 
 from atlas.analysis import Resolution
+from models import BUNDLED_MODEL_DIR
+from models.atypicality import AtypicalityModel
 from processor.cli.main import main
 from processor.phantom import make_study, write_study
 from processor.pipeline import Pipeline
@@ -190,13 +196,6 @@ def test_resolution_warning_only_when_coarser_than_the_database():
 
 def _bundled_copy_flagging_everything(dest: Path) -> Path:
     """The bundled model with its atypicality threshold lowered below any study's distance."""
-    import dataclasses
-    import hashlib
-    import json
-    import shutil
-
-    from models import BUNDLED_MODEL_DIR
-    from models.atypicality import AtypicalityModel
     shutil.copytree(BUNDLED_MODEL_DIR, dest)
     card = json.loads((dest / "model.json").read_text())
     entry = card["atypicality"]
