@@ -113,12 +113,19 @@ SCHEMA: dict[str, Any] = {
     "destinations": Key((list,), []),
     "normal_database": Key((str,), BUNDLED),
     "model": Key((str,), BUNDLED, nullable=True),
+    # Several databases at once, one per tracer: [{path, model, tracer}], each study matched to
+    # its tracer's; when given it replaces normal_database/model (docs/tracers.md)
+    "normal_databases": Key((list,), []),
     "intake": {
         "quiet_period_s": Key(NUM, 10.0, _positive),
         "max_voxels": Key((int,), 64_000_000, _positive),
         "max_file_mb": Key(NUM, 2048, _positive),
-        "tracer_policy": Key((str,), "warn", _one_of("reject", "warn")),
+        "tracer_policy": Key((str,), "reject", _one_of("reject", "warn")),
         "min_slices": Key((int,), 16, _positive),
+        # docs/tracers.md: an unstated tracer is assumed to be the database's; a header that
+        # contradicts itself (text IMP, window 140 keV) warns or is rejected, never silently
+        "tracer_unstated": Key((str,), "assume", _one_of("assume", "reject")),
+        "tracer_conflict": Key((str,), "warn", _one_of("warn", "reject")),
     },
     "registration": {
         "stages": Key((list,), ["rigid", "affine", "syn"], _stages),
@@ -322,6 +329,7 @@ def _check_cross(out: Section, prefix: str, base_dir: Path) -> None:
         if key == "model" and not p.is_dir():
             raise ConfigError(f"setting 'model' must be a folder written by 'spectssp train', but {str(p)!r} is not.")
         out[key] = str(p)
+    out["normal_databases"] = _database_list(out.normal_databases, base_dir)
     for key in ("incoming", "output", "state"):
         p = Path(out.paths[key])
         out.paths[key] = str(p if p.is_absolute() else (base_dir / p).resolve())
@@ -344,3 +352,47 @@ def _check_cross(out: Section, prefix: str, base_dir: Path) -> None:
             raise ConfigError("setting 'scp.allowed_calling_aets' must list AE titles of 1 to 16 ASCII characters.")
     if out.render.z_min >= out.render.z_max:
         raise ConfigError("setting 'render.z_min' must be below 'render.z_max'.")
+
+
+def _resolved(value: str, where: str, base_dir: Path, want_file: bool) -> str:
+    """A ``bundled`` sentinel, or an existing file (database) / folder (model) made absolute."""
+    if value == BUNDLED:
+        return value
+    p = Path(value) if Path(value).is_absolute() else (base_dir / value).resolve()
+    if not p.exists():
+        raise ConfigError(f"setting {where!r} points to {str(p)!r}, which does not exist.")
+    if want_file and not p.is_file():
+        raise ConfigError(f"setting {where!r} must be a file written by 'spectssp normaldb build', but {str(p)!r} is not.")
+    if not want_file and not p.is_dir():
+        raise ConfigError(f"setting {where!r} must be a folder written by 'spectssp train', but {str(p)!r} is not.")
+    return str(p)
+
+
+def _database_list(entries: list, base_dir: Path) -> list[Section]:
+    """``normal_databases:`` entries checked: path (file or bundled), model (folder, bundled or
+    null: statistics only), tracer (optional; else the database's own)."""
+    out = []
+    for i, e in enumerate(entries):
+        where = f"normal_databases[{i}]"
+        if not isinstance(e, dict) or set(e) - {"path", "model", "tracer"} or "path" not in e:
+            raise ConfigError(f"setting {where!r} must be a mapping with path (and optional model, tracer).")
+        if not isinstance(e["path"], str) or not e["path"].strip():
+            raise ConfigError(f"setting {where + '.path'!r} must name a database file, or be {BUNDLED!r}.")
+        model = e.get("model", None)
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise ConfigError(f"setting {where + '.model'!r} must name a model folder, {BUNDLED!r} or null.")
+        tracer = e.get("tracer", None)
+        if tracer is not None and (not isinstance(tracer, str) or not tracer.strip()):
+            raise ConfigError(f"setting {where + '.tracer'!r} must be a tracer name such as IMP or ECD.")
+        out.append(Section(path=_resolved(e["path"], where + ".path", base_dir, True),
+                           model=None if model is None else _resolved(model, where + ".model", base_dir, False),
+                           tracer=tracer))
+    return out
+
+
+def database_entries(cfg: Section) -> list[Section]:
+    """The configured normal databases as ``[{path, model, tracer}]``: ``normal_databases`` when
+    given, else the one-database form ``normal_database``/``model`` (tracer from the file)."""
+    if cfg.normal_databases:
+        return list(cfg.normal_databases)
+    return [Section(path=cfg.normal_database, model=cfg.model, tracer=None)]

@@ -26,8 +26,9 @@ from atlas.normaldb import NormalDatabase
 from models import BUNDLED_MODEL_DIR
 from models.inference import card_normal_database_sha256, import_heat_method, load_classifier, verify_model
 from processor import outputs
-from processor.config import BUNDLED, Section
+from processor.config import BUNDLED, Section, database_entries
 from processor.intake import find_files, intake_options, load_series
+from processor.intake.load import expected_name
 from processor.preload import Preloader
 from processor.registration import register
 from processor.result import NormalDatabaseInfo, Result, ResultError, Status
@@ -186,7 +187,8 @@ class Pipeline:
         form (also when nothing could be written)."""
         t_start = time.perf_counter()
         result = Result(s.files, s.study_uid, s.series_uid, warnings=[*s.warnings, *self.startup_warnings],
-                        normal_database=self.ndb_info)
+                        normal_database=self.ndb_info,
+                        tracer=s.tracer_id.as_dict() if s.header is not None else None)
         result.timings_s.read = round(read_s, 3)
         name = safe_name(s.series_uid, "|".join(str(p) for p in s.files))
         final = out_root / name
@@ -281,7 +283,7 @@ class Pipeline:
         try:
             result.outputs = outputs.write_all(
                 staging, s, ssp, prediction, result, self.atlas, cfg,
-                ndb_label=f"normal DB: {self.ndb.tracer}, N={self.ndb.n}",
+                ndb_label=f"normal DB: {self.ndb_info.tracer}, N={self.ndb.n}, {self.ndb_path.name}",
                 model_sha=getattr(self.classifier, "card_sha256", None), clock=clock)
         except OSError as exc:
             raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
@@ -312,3 +314,62 @@ def _exclude_outputs(paths: list[Path], out_root: Path) -> list[Path]:
     if not any(out.is_relative_to(Path(p).resolve()) for p in paths if Path(p).is_dir()):
         return list(paths)
     return [f for f in find_files(paths) if not f.resolve().is_relative_to(out)]
+
+
+def make_pipeline(cfg: Section, background: bool = True) -> Pipeline | Pipelines:
+    """One :class:`Pipeline`, or :class:`Pipelines` when ``normal_databases`` lists several."""
+    return Pipelines(cfg, background) if cfg.normal_databases else Pipeline(cfg, background)
+
+
+class Pipelines:
+    """Several normal databases at once (``normal_databases:``), one per tracer.
+
+    One :class:`Pipeline` per database, each with its own model (or none: statistics only).
+    Intake runs once against every database's tracer; each accepted series goes to the
+    database its tracer matched (:func:`processor.intake.tracer.decide`), a rejected one is
+    reported through the first database's pipeline.
+    """
+
+    def __init__(self, cfg: Section, background: bool = True) -> None:
+        self.cfg = cfg
+        self.members: list[Pipeline] = []
+        self.tracers: list[str] = []
+        for entry in database_entries(cfg):
+            member = Pipeline(Section({**cfg, "normal_database": entry.path, "model": entry.model,
+                                       "normal_databases": []}), background)
+            tracer = expected_name(entry.tracer or member.ndb.tracer)
+            if tracer is None:
+                raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {member.ndb_path.name} does not "
+                                    "record its tracer; name it with 'tracer:' in its normal_databases entry.")
+            if tracer in self.tracers:
+                raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"two normal databases are for {tracer}; "
+                                    "each tracer may have one database only.")
+            member.ndb_info = replace(member.ndb_info, tracer=tracer)
+            self.members.append(member)
+            self.tracers.append(tracer)
+        self.startup_s = self.members[0].startup_s
+
+    @property
+    def startup_warnings(self) -> list[str]:
+        return [w for m in self.members for w in m.startup_warnings]
+
+    def close(self) -> None:
+        for m in self.members:
+            m.close()
+
+    def for_series(self, s) -> Pipeline:
+        """The pipeline of the database the series' tracer matched (the first when none did)."""
+        if s.tracer_match in self.tracers:
+            return self.members[self.tracers.index(s.tracer_match)]
+        return self.members[0]
+
+    def intake(self, paths: list[Path]):
+        return load_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.tracers)
+
+    def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
+        """As :meth:`Pipeline.process_paths`, each series against its own database."""
+        t0 = time.perf_counter()
+        series = self.intake(_exclude_outputs(paths, out_root))
+        read_s = (time.perf_counter() - t0) / max(len(series), 1)
+        it = tqdm(series, desc="series", unit="series") if progress and len(series) > 1 else series
+        return [self.for_series(s).process_series(s, out_root, read_s) for s in it]

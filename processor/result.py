@@ -117,6 +117,7 @@ class Result:
     timings_s: Timings = field(default_factory=Timings)
     software: Software = field(default_factory=Software)
     normal_database: NormalDatabaseInfo | None = None
+    tracer: dict[str, Any] | None = None   # {name, radionuclide, evidence}: what intake decided, from what
 
     def __post_init__(self) -> None:
         self.inputs = [str(p) for p in self.inputs]
@@ -156,6 +157,7 @@ class Result:
             "timings_s": _plain(self.timings_s),
             "software": _plain(self.software),
             "normal_database": _plain(self.normal_database),
+            "tracer": _plain(self.tracer),
             "note": DATA_NOTE,
         }
         if stats is not None:

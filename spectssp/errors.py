@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     DEGENERATE_COUNTS = "degenerate_counts"
     IMPLAUSIBLE_SIZE = "implausible_size"
     TRACER_NOT_COVERED = "tracer_not_covered"
+    TRACER_CONFLICT = "tracer_conflict"            # the header contradicts itself (intake.tracer_conflict: reject)
     INCOMPLETE_SERIES = "incomplete_series"
     REGISTRATION_FAILED = "registration_failed"    # the study does not register: about the input
     # Processing: failures
@@ -55,6 +56,7 @@ _REJECTIONS = frozenset({
     ErrorCode.UNSUPPORTED_SOP_CLASS, ErrorCode.UNSUPPORTED_IMAGE, ErrorCode.PLANAR,
     ErrorCode.INCONSISTENT_GEOMETRY, ErrorCode.DEGENERATE_COUNTS, ErrorCode.IMPLAUSIBLE_SIZE,
     ErrorCode.TRACER_NOT_COVERED, ErrorCode.INCOMPLETE_SERIES, ErrorCode.REGISTRATION_FAILED,
+    ErrorCode.TRACER_CONFLICT,
 })
 
 

@@ -34,7 +34,8 @@ def format_line(r) -> str:
     """One line for one :class:`SeriesIntake`."""
     matrix = "x".join(str(n) for n in r.matrix) if r.matrix else "-"
     spacing = "x".join(f"{s:.2f}" for s in r.spacing_mm) + " mm" if r.spacing_mm else "-"
-    tracer = r.tracer or (_clean(r.tracer_text, 12) + "?" if r.tracer_text else "-")
+    # the compound, else the radionuclide alone (e.g. Tc-99m from a code or the energy window)
+    tracer = r.tracer_id.name or r.tracer_id.radionuclide or (_clean(r.tracer_text, 12) + "?" if r.tracer_text else "-")
     if r.ok:
         verdict = "OK" + (f" ({len(r.warnings)} warning{'s' if len(r.warnings) > 1 else ''})" if r.warnings else "")
     else:
@@ -57,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         print(format_line(r), file=out)
         if args.warnings:
+            if r.tracer_id.evidence:
+                t = r.tracer_id
+                print(f"    tracer: {t.name or '-'} ({t.radionuclide or '-'}) from {_clean('; '.join(t.evidence))}",
+                      file=out)
             for w in r.warnings:
                 print(f"    warning: {_clean(w)}", file=out)
     n_bad = sum(not r.ok for r in results)

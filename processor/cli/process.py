@@ -6,7 +6,7 @@ import json
 
 from processor.cli.common import existing_inputs
 from processor.config import load_config
-from processor.pipeline import Pipeline
+from processor.pipeline import make_pipeline
 
 
 def summary_line(r: dict) -> str:
@@ -24,7 +24,7 @@ def summary_line(r: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     inputs = existing_inputs(args.inputs)
-    pipeline = Pipeline(cfg)
+    pipeline = make_pipeline(cfg)
     results = pipeline.process_paths(inputs, args.out, progress=not args.json)
     if args.json:
         print(json.dumps(results, indent=1))

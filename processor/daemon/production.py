@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from processor.daemon.workers import ProcessFn
-from processor.pipeline import Pipeline
+from processor.pipeline import make_pipeline
 
 
 def pipeline_factory(cfg: Any) -> ProcessFn:
-    """One :class:`Pipeline` per worker process; its ``process_paths`` runs each job."""
-    return Pipeline(cfg).process_paths
+    """One :class:`Pipeline` (or one per configured database) per worker process; its
+    ``process_paths`` runs each job."""
+    return make_pipeline(cfg).process_paths

@@ -316,8 +316,22 @@ def _comment_container(result: dict[str, Any]) -> hd.sr.ContainerContentItem:
     if atypical is not None:
         items.append(hd.sr.TextContentItem(name=codes.DCM.Comment, value=atypical_text(atypical),
                                            relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+    if database_text(result):
+        items.append(hd.sr.TextContentItem(name=codes.DCM.Comment, value=database_text(result),
+                                           relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
     container.ContentSequence = hd.sr.ContentSequence(items)
     return container
+
+
+def database_text(result: dict[str, Any]) -> str | None:
+    """Which normal database the Z maps are against (several may be configured, one per tracer)."""
+    db = result.get("normal_database") or {}
+    if not db:
+        return None
+    tracer = result.get("tracer") or {}
+    seen = tracer.get("name") or tracer.get("radionuclide") or "not stated"
+    return clean_text(f"Normal database: {db.get('tracer')}, N={db.get('n')}, {Path(str(db.get('path'))).name}, "
+                      f"sha256 {db.get('sha256')}; study tracer: {seen}", "UT")
 
 
 def _evidence_refs(evidence: Sequence[Dataset], ref: Dataset, warnings: list[str]) -> list[Dataset]:

@@ -13,12 +13,12 @@ from processor.intake.discover import FileHeader, find_files, read_header
 from processor.intake.geometry import Grid
 from processor.intake.load import intake_options, load_series, read_volume
 from processor.intake.result import SeriesIntake
-from processor.intake.tracer import normalise_tracer, tracer_of
+from processor.intake.tracer import TracerId, identify, normalise_tracer, tracer_of
 from processor.intake.volume import multiframe_volume, to_image
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
-    "FileHeader", "Grid", "SeriesIntake", "find_files", "intake_options", "load_series", "multiframe_volume",
+    "FileHeader", "Grid", "SeriesIntake", "TracerId", "identify", "find_files", "intake_options", "load_series", "multiframe_volume",
     "normalise_tracer", "read_header", "read_volume", "to_image", "tracer_of",
 ]

@@ -1,7 +1,8 @@
 """Intake orchestration: paths in, one validated :class:`SeriesIntake` per series out.
 
 Order of checks per series: identity (modality, SOP class, image type) -> header sizes ->
-layout and geometry -> pixel data -> counts -> tracer. Each failure is a
+tracer (header only, so a foreign tracer costs no pixel read) -> layout and geometry -> pixel
+data -> counts. Each failure is a
 :class:`SpectSSPError`; nothing here lets an exception escape for bad input.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from processor.intake import validate as v
 from processor.intake.discover import FileHeader, find_files, header_text, read_full, read_header
 from processor.intake.result import SeriesIntake
 from processor.intake.series import SeriesGroup, group_series
-from processor.intake.tracer import normalise_tracer, tracer_of
+from processor.intake.tracer import TracerRule, decide, identify, normalise_tracer
 from processor.intake.volume import multiframe_volume, slice_geometry, slice_plane, to_image
 
 log = logging.getLogger(__name__)
@@ -33,19 +34,22 @@ DEFAULT_MIN_SLICES = 16
 
 def load_series(paths: Sequence[Path | str], *, max_voxels: int = DEFAULT_MAX_VOXELS,
                 max_file_mb: float = DEFAULT_MAX_FILE_MB, min_slices: int = DEFAULT_MIN_SLICES,
-                expected_tracer: str | None = None,
-                tracer_policy: Literal["reject", "warn"] = "warn") -> list[SeriesIntake]:
+                expected_tracer: str | Sequence[str] | None = None,
+                tracer_policy: Literal["reject", "warn"] = "reject", tracer_unstated: str = "assume",
+                tracer_conflict: str = "warn") -> list[SeriesIntake]:
     """Read every file under ``paths`` and return one result per series (or unusable file).
 
+    ``expected_tracer`` is the normal database's tracer, or the tracers of several databases;
+    each accepted series records the one it matched (``SeriesIntake.tracer_match``).
     Raises :class:`SpectSSPError` (INPUT_NOT_FOUND) only when a given path does not exist;
     every problem with file content is reported in the results instead.
     """
     files = find_files(paths)
     headers = [read_header(f, max_file_mb=max_file_mb) for f in files]
+    rule = tracer_rule(expected_tracer, tracer_policy, tracer_unstated, tracer_conflict)
     results = []
     for group in group_series(headers):
-        results.append(assemble(group, max_voxels=max_voxels, min_slices=min_slices,
-                                expected_tracer=expected_tracer, tracer_policy=tracer_policy))
+        results.append(assemble(group, max_voxels=max_voxels, min_slices=min_slices, rule=rule))
     n_ok = sum(r.ok for r in results)
     log.info("intake: %d file(s), %d series, %d accepted", len(files), len(results), n_ok)
     return results
@@ -54,7 +58,7 @@ def load_series(paths: Sequence[Path | str], *, max_voxels: int = DEFAULT_MAX_VO
 def read_volume(paths: Sequence[Path | str], *, max_voxels: int = DEFAULT_MAX_VOXELS,
                 max_file_mb: float = DEFAULT_MAX_FILE_MB, min_slices: int = DEFAULT_MIN_SLICES,
                 expected_tracer: str | None = None,
-                tracer_policy: Literal["reject", "warn"] = "warn") -> tuple[sitk.Image, Dataset]:
+                tracer_policy: Literal["reject", "warn"] = "reject") -> tuple[sitk.Image, Dataset]:
     """The volume and header of the single series in ``paths``, or raise its error.
 
     For callers that know what they pass (tests, the normal-database builder): more than one
@@ -81,10 +85,19 @@ def expected_name(expected: str | None) -> str | None:
     return normalise_tracer(expected) or expected.strip().upper()
 
 
+def tracer_rule(expected: str | Sequence[str] | None, policy: str, unstated: str = "assume",
+                conflict: str = "warn") -> TracerRule:
+    """The covered tracers (databases whose tracer is unknown cover nothing checkable) and policies."""
+    listed = [expected] if isinstance(expected, str) or expected is None else list(expected)
+    covered = tuple(dict.fromkeys(n for n in (expected_name(e) for e in listed) if n))
+    return TracerRule(covered, policy, unstated, conflict)
+
+
 def intake_options(section) -> dict:
     """``load_series`` keyword arguments from the config's ``intake:`` section."""
     return {"max_voxels": section.max_voxels, "max_file_mb": section.max_file_mb,
-            "min_slices": section.min_slices, "tracer_policy": section.tracer_policy}
+            "min_slices": section.min_slices, "tracer_policy": section.tracer_policy,
+            "tracer_unstated": section.tracer_unstated, "tracer_conflict": section.tracer_conflict}
 
 
 def _summary(out: SeriesIntake, ds: Dataset) -> None:
@@ -96,11 +109,11 @@ def _summary(out: SeriesIntake, ds: Dataset) -> None:
     out.study_date = text("StudyDate")
     out.accession_number = text("AccessionNumber")
     out.modality = text("Modality")
-    out.tracer, out.tracer_text = tracer_of(ds)
+    out.tracer_id = identify(ds)
+    out.tracer, out.tracer_text = out.tracer_id.name, out.tracer_id.text
 
 
-def assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, expected_tracer: str | None,
-             tracer_policy: str) -> SeriesIntake:
+def assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, rule: TracerRule) -> SeriesIntake:
     """Build and validate one series; any failure becomes a rejected result.
 
     pydicom warns (through :mod:`warnings`) about every non-conformant value it converts:
@@ -109,15 +122,13 @@ def assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, expected_t
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = _assemble(group, max_voxels=max_voxels, min_slices=min_slices,
-                        expected_tracer=expected_tracer, tracer_policy=tracer_policy)
+        out = _assemble(group, max_voxels=max_voxels, min_slices=min_slices, rule=rule)
     for w in caught[:20]:
         log.debug("series %s: %s", group.series_uid, w.message)
     return out
 
 
-def _assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, expected_tracer: str | None,
-              tracer_policy: str) -> SeriesIntake:
+def _assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, rule: TracerRule) -> SeriesIntake:
     out = SeriesIntake(series_uid=group.series_uid, study_uid=None, files=list(group.files),
                        warnings=list(group.warnings))
     if group.failed is not None:
@@ -125,8 +136,7 @@ def _assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, expected_
     out.header = group.instances[0].ds
     try:
         _summary(out, out.header)
-        _build(out, group, max_voxels=max_voxels, min_slices=min_slices)
-        out.warnings += v.check_tracer(out.tracer, out.tracer_text, expected_name(expected_tracer), tracer_policy)
+        _build(out, group, max_voxels=max_voxels, min_slices=min_slices, rule=rule)
     except SpectSSPError as exc:
         out.reject(exc)
     except MemoryError:
@@ -141,7 +151,7 @@ def _assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, expected_
     return out
 
 
-def _build(out: SeriesIntake, group: SeriesGroup, *, max_voxels: int, min_slices: int) -> None:
+def _build(out: SeriesIntake, group: SeriesGroup, *, max_voxels: int, min_slices: int, rule: TracerRule) -> None:
     first = group.instances[0].ds
     out.warnings += v.check_kind(first)
     for fh in group.instances[1:]:
@@ -156,6 +166,9 @@ def _build(out: SeriesIntake, group: SeriesGroup, *, max_voxels: int, min_slices
         raise SpectSSPError(ErrorCode.UNREADABLE, "the object has no SeriesInstanceUID.")
     for fh in group.instances:
         v.check_pixel_format(fh.ds)
+    # The tracer before any pixel is read: a study no database covers is rejected at header cost.
+    out.tracer_match, warned = decide(out.tracer_id, rule)
+    out.warnings += warned
     frames = [v.as_int(fh.ds, "NumberOfFrames", 1) or 1 for fh in group.instances]
     if len(group.instances) == 1 and frames[0] > 1:
         _multiframe(out, group.instances[0], frames[0], max_voxels=max_voxels, min_slices=min_slices)

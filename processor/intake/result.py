@@ -8,6 +8,7 @@ from typing import Literal
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
+from processor.intake.tracer import TracerId
 from spectssp.errors import SpectSSPError
 
 
@@ -36,6 +37,8 @@ class SeriesIntake:
     spacing_mm: tuple[float, float, float] | None = None  # x, y, z
     tracer: str | None = None                           # normalised (IMP, HMPAO, ECD, ...) or None
     tracer_text: str | None = None                      # as written in the header
+    tracer_id: TracerId = field(default_factory=TracerId)   # name, radionuclide and the evidence
+    tracer_match: str | None = None                     # the covered tracer whose database takes it
     layout: Literal["multiframe", "slices"] | None = None
 
     @property

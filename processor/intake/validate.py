@@ -139,18 +139,3 @@ def check_counts(arr: np.ndarray) -> None:
         raise SpectSSPError(ErrorCode.DEGENERATE_COUNTS, "all voxels are zero.")
     if lo == hi:
         raise SpectSSPError(ErrorCode.DEGENERATE_COUNTS, f"all voxels have the same value ({lo:g}).")
-
-
-def check_tracer(tracer: str | None, raw: str | None, expected: str | None, policy: str) -> list[str]:
-    """Mismatch rejects or warns by policy; an unknown or missing tracer only warns."""
-    if expected is None:
-        return [] if tracer else [f"tracer not recognised ({raw!r})." if raw else "tracer not stated in the header."]
-    if tracer is None:
-        what = f"tracer {raw!r} is not recognised" if raw else "the header does not state the tracer"
-        return [f"{what}; assumed {expected} as the normal database requires."]
-    if tracer != expected:
-        message = f"tracer {tracer} is not covered by the normal database, which is for {expected}."
-        if policy == "reject":
-            raise SpectSSPError(ErrorCode.TRACER_NOT_COVERED, message)
-        return [message]
-    return []

@@ -111,7 +111,8 @@ def add_tracer(ds: Dataset, name: str | None = "123I-IMP", nuclide: str = "^123^
         return
     item = Dataset()
     item.Radiopharmaceutical = name
-    item.RadionuclideCodeSequence = Sequence([phantom.code("C-111A1", "SRT", nuclide)])
+    # ^123^Iodine is C-114A4 in SRT (C-111A1 is ^18^Fluorine: pydicom/sr/_snomed_dict.py)
+    item.RadionuclideCodeSequence = Sequence([phantom.code("C-114A4", "SRT", nuclide)])
     item.RadionuclideTotalDose = "222"
     ds.RadiopharmaceuticalInformationSequence = Sequence([item])
 

@@ -18,5 +18,5 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--tracer", default=None, metavar="NAME",
                    help="tracer the normal database covers (e.g. IMP); a mismatch is handled by "
                         "intake.tracer_policy (default: not checked)")
-    p.add_argument("--warnings", action="store_true", help="also print the warnings of each series")
+    p.add_argument("--warnings", action="store_true", help="also print the warnings of each series and where its tracer was read")
     return p
