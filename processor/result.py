@@ -157,11 +157,11 @@ class Result:
             "timings_s": _plain(self.timings_s),
             "software": _plain(self.software),
             "normal_database": _plain(self.normal_database),
-            "tracer": _plain(self.tracer),
             "note": DATA_NOTE,
         }
         if stats is not None:
             out["statistics_reference"] = stats.statistics_reference
+        out["tracer"] = _plain(self.tracer)   # additive (issue 12): last, so the earlier order holds
         return out
 
 

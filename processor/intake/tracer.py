@@ -66,6 +66,7 @@ _NUCLIDE_TEXT = {
     TC99M: (r"\b99M ?TECHNETIUM\b", r"\bTECHNETIUM ?99M\b", r"\bTC ?99M\b", r"\b99M ?TC\b"),
     F18: (r"\b18 ?FLUORINE\b", r"\bFLUORINE ?18\b", r"\bF ?18\b", r"\b18 ?F\b"),
 }
+_DESCRIPTIONS = ("series description", "study description")
 # Photopeaks (keV) an energy window is matched against.
 PHOTOPEAK_KEV = {I123: 159.0, TC99M: 140.5}
 
@@ -261,9 +262,12 @@ def decide(t: TracerId, rule: TracerRule) -> tuple[str | None, list[str]]:
         if rule.conflict == "reject":
             raise SpectSSPError(ErrorCode.TRACER_CONFLICT, text + ".")
         warnings.append(f"{text}; decided {t.label()} by the order of trust.")
+    if t.evidence and t.evidence[0].startswith(_DESCRIPTIONS):
+        what = f"tracer {t.text!r} is not recognised" if t.text else "the radiopharmaceutical fields do not state the tracer"
+        warnings.append(f"{what}; {t.label()} read from the {t.evidence[0]}.")
     covered = list(rule.covered)
     if not covered:
-        if not t.name:
+        if not t.name and not warnings:
             warnings.append(f"tracer not recognised ({t.text!r})." if t.text else "tracer not stated in the header.")
         return None, warnings
     if t.name:

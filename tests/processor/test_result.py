@@ -39,7 +39,7 @@ def _ok(tmp_path: Path) -> Result:
 
 def test_an_ok_result_serialises_to_the_contract(tmp_path):
     d = assert_valid_result(_ok(tmp_path).as_dict())
-    assert list(d) == [*CONTRACT_ORDER, "statistics_reference"]
+    assert list(d) == [*CONTRACT_ORDER, "statistics_reference", "tracer"]
     assert d["status"] == "ok" and d["error"] is None and d["inputs"] == ["/in/a.dcm"]
     assert d["registration"] == {"transform": "ANTs SyNRA", "qc": 0.93, "passed": True, "qc_threshold": 0.5,
                                  "profile": "spect"}
@@ -59,7 +59,7 @@ def test_a_result_without_stages_is_failed_and_valid():
     r = Result([Path("/in/x.txt")], None, None)
     r.status, r.error = Status.REJECTED, ResultError.of(SpectSSPError(ErrorCode.NOT_DICOM, "not a DICOM file."))
     d = assert_valid_result(r.as_dict())
-    assert list(d) == CONTRACT_ORDER
+    assert list(d) == [*CONTRACT_ORDER, "tracer"] and d["tracer"] is None
     assert (d["classification"], d["registration"], d["resolution"]) == (None, None, None)
     assert (d["reference_regions"], d["regions"], d["indices"], d["outputs"]) == ([], {}, {}, [])
     assert d["error"] == {"code": "not_dicom", "message": "not a DICOM file."}
