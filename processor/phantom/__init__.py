@@ -1,4 +1,4 @@
-"""Digital 123I-IMP brain perfusion SPECT phantom: subject, scanner, DICOM.
+"""Digital 123I-IMP (or 99mTc-ECD: ``SubjectOptions(tracer="ECD")``) brain perfusion SPECT phantom.
 
 There is no real brain SPECT on these machines: every test, demo, normal database and training
 run stands on these studies. ``make_study`` draws a subject (perfusion, variability, disease),
@@ -22,12 +22,13 @@ from processor.phantom.dicom_writer import LAYOUTS, study_metadata, study_uids, 
 from processor.phantom.scanner import ScannerOptions, acquire
 from processor.phantom.subject import (CLASS_LABELS, VARIANTS, SubjectOptions, apply_reduction,
                                        simulate_subject)
+from processor.phantom.tracers import TRACERS
 
 log = logging.getLogger(__name__)
 
 __all__ = ["PhantomStudy", "make_study", "write_study", "study_name", "SubjectOptions",
            "ScannerOptions", "simulate_subject", "apply_reduction", "acquire", "CLASS_LABELS",
-           "VARIANTS", "LAYOUTS"]
+           "VARIANTS", "LAYOUTS", "TRACERS"]
 
 _LABEL_CODE = {"NC": 0, "AD": 1, "DLB": 2}
 
@@ -42,12 +43,13 @@ class PhantomStudy:
 
     @property
     def name(self) -> str:
-        return study_name(self.truth["label"], self.truth["seed"], self.truth["index"])
+        return study_name(self.truth["label"], self.truth["seed"], self.truth["index"], self.truth["tracer"])
 
 
-def study_name(label: str, seed: int, index: int) -> str:
-    """Folder name of a study: ``<label>_<seed>_<index>``."""
-    return f"{label}_{seed}_{index}"
+def study_name(label: str, seed: int, index: int, tracer: str = "IMP") -> str:
+    """Folder name of a study: ``<label>_<seed>_<index>`` (``<label>_<tracer><seed>_<index>``
+    for another tracer than IMP)."""
+    return f"{label}_{seed}_{index}" if tracer == "IMP" else f"{label}_{tracer}{seed}_{index}"
 
 
 def make_study(label: str, seed: int, index: int = 0, *, subject: SubjectOptions | None = None,
@@ -56,7 +58,8 @@ def make_study(label: str, seed: int, index: int = 0, *, subject: SubjectOptions
                keep_activity: bool = False) -> PhantomStudy:
     """Simulate study ``index`` of class ``label`` from ``seed`` (deterministic).
 
-    ``lesions`` adds known hard-edged reductions, e.g. ``[(["cuneus_L"], 0.25)]``.
+    ``lesions`` adds known hard-edged reductions, e.g. ``[(["cuneus_L"], 0.25)]``; the tracer
+    (IMP, ECD) is ``subject.tracer``.
     """
     if label not in CLASS_LABELS:
         raise ValueError(f"label must be one of {', '.join(CLASS_LABELS)}, got {label!r}")
@@ -68,10 +71,11 @@ def make_study(label: str, seed: int, index: int = 0, *, subject: SubjectOptions
     activity, subj_truth = simulate_subject(np.random.default_rng(subj_ss), label, subject, atlas, lesions)
     image, scan_truth = acquire(activity, atlas, np.random.default_rng(scan_ss), scanner,
                                 global_level=subj_truth["global_level"])
-    meta = study_metadata(np.random.default_rng(meta_ss), label, int(seed), int(index), subj_truth["age"])
+    meta = study_metadata(np.random.default_rng(meta_ss), label, int(seed), int(index), subj_truth["age"],
+                          subj_truth["tracer"])
     truth = {
         "schema": "spectssp.phantom-truth/1",
-        "label": label, "seed": int(seed), "index": int(index),
+        "label": label, "seed": int(seed), "index": int(index), "tracer": subj_truth["tracer"],
         "pattern": subj_truth["pattern"], "variant": subj_truth["variant"],
         "severity": subj_truth["severity"], "regions": subj_truth["regions"],
         "subject": subj_truth, "scanner": scan_truth, "dicom": meta,

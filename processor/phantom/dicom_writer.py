@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
+from processor.phantom.tracers import HEADER
 from spectssp import __version__
 from spectssp.fsutil import atomic_write
 
@@ -29,7 +30,6 @@ NM_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
 LAYOUTS = ("multiframe", "slices")
 MANUFACTURER = "spectssp digital phantom"
 MODEL_NAME = "spectssp-phantom"
-I123_HALF_LIFE_S = "47604.6"        # 13.2235 h
 SLICE_VECTOR_TAG = 0x00540080
 
 
@@ -53,9 +53,10 @@ def ds_str(v: float) -> str:
 
 
 def study_metadata(rng: np.random.Generator, label: str, seed: int, index: int, age: float,
-                   ) -> dict[str, Any]:
-    """Patient, study and UID seeds of one phantom study (plausible, deterministic)."""
-    uid_seed = f"spectssp-phantom/{label}/{seed}/{index}"
+                   tracer: str = "IMP") -> dict[str, Any]:
+    """Patient, study and UID seeds of one phantom study (plausible, deterministic); another
+    tracer than IMP is another study (its own UIDs), the same draws otherwise."""
+    uid_seed = f"spectssp-phantom/{label}/{seed}/{index}" + ("" if tracer == "IMP" else f"/{tracer}")
     study_day = dt.date(2023, 1, 2) + dt.timedelta(days=int(rng.integers(0, 730)))
     minutes = int(rng.integers(8 * 60, 17 * 60))
     years = int(age)
@@ -103,8 +104,8 @@ def _common(meta: dict[str, Any], truth: dict[str, Any], sop_uid: str) -> Datase
     ds.InstitutionName = "spectssp phantom site"
     ds.ReferringPhysicianName = ""
     ds.StationName = "PHANTOM01"
-    ds.StudyDescription = "Brain perfusion SPECT 123I-IMP"
-    ds.SeriesDescription = "Brain IMP SPECT recon"
+    ds.StudyDescription = HEADER[truth.get("tracer", "IMP")]["study"]
+    ds.SeriesDescription = HEADER[truth.get("tracer", "IMP")]["series"]
     ds.ManufacturerModelName = MODEL_NAME
     ds.PatientName = meta["patient_name"]
     ds.PatientID = meta["patient_id"]
@@ -127,24 +128,22 @@ def _common(meta: dict[str, Any], truth: dict[str, Any], sop_uid: str) -> Datase
     orient.PatientOrientationModifierCodeSequence = Sequence([code("40199007", "SCT", "supine")])
     ds.PatientOrientationCodeSequence = Sequence([orient])
     ds.PatientGantryRelationshipCodeSequence = Sequence([code("102540008", "SCT", "headfirst")])
-    # NM Isotope: 159 keV photopeak, 123I-IMP.
+    # NM Isotope: the tracer's photopeak window, radiopharmaceutical text and codes.
+    tracer = HEADER[truth.get("tracer", "IMP")]
     window = Dataset()
     rng_item = Dataset()
-    rng_item.EnergyWindowLowerLimit = "143.1"
-    rng_item.EnergyWindowUpperLimit = "174.9"
+    rng_item.EnergyWindowLowerLimit, rng_item.EnergyWindowUpperLimit, window.EnergyWindowName = tracer["window"]
     window.EnergyWindowRangeSequence = Sequence([rng_item])
-    window.EnergyWindowName = "I123 159keV 20%"
     ds.EnergyWindowInformationSequence = Sequence([window])
     radio = Dataset()
-    radio.Radiopharmaceutical = "Iofetamine"
-    radio.RadiopharmaceuticalCodeSequence = Sequence(
-        [code("78481003", "SCT", "Iofetamine I^123^ hydrochloride")])
-    radio.RadionuclideCodeSequence = Sequence([code("21572004", "SCT", "^123^Iodine")])
+    radio.Radiopharmaceutical = tracer["text"]
+    radio.RadiopharmaceuticalCodeSequence = Sequence([code(*tracer["code"])])
+    radio.RadionuclideCodeSequence = Sequence([code(*tracer["nuclide"])])
     radio.RadiopharmaceuticalRoute = "IV"
     radio.AdministrationRouteCodeSequence = Sequence([code("47625008", "SCT", "Intravenous route")])
     radio.RadiopharmaceuticalStartDateTime = meta["study_date"] + meta["injection_time"]
     radio.RadionuclideTotalDose = ds_str(meta["dose_mbq"])
-    radio.RadionuclideHalfLife = I123_HALF_LIFE_S
+    radio.RadionuclideHalfLife = tracer["half_life_s"]
     ds.RadiopharmaceuticalInformationSequence = Sequence([radio])
     # NM TOMO acquisition (what the reconstruction came from) and reconstruction.
     rot = Dataset()

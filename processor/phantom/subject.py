@@ -19,6 +19,7 @@ from scipy import ndimage
 from atlas import voi
 from atlas.load import Atlas, load_atlas
 from atlas.perfusion import activity_map
+from processor.phantom.tracers import check_tracer, tracer_factor
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,10 @@ class SubjectOptions:
     frontal_per_decade: float = 0.012              # age-like frontal reduction above 45 years
     edge_fwhm_mm: float = 8.0                      # smoothness of defect edges
     deform: bool = True
+    tracer: str = "IMP"                            # IMP or ECD (processor.phantom.tracers)
 
     def __post_init__(self) -> None:
+        check_tracer(self.tracer)
         lo, hi = self.severity
         if not 0 <= lo <= hi < 1:
             raise ValueError(f"severity must be 0 <= min <= max < 1, got {self.severity}")
@@ -270,6 +273,9 @@ def simulate_subject(rng: np.random.Generator, label: str, options: SubjectOptio
     share = region_weights(atlas, {**regions, **{f"{b}_{s}": frontal for b in FRONTAL for s in voi.SIDES}})
     reduction = _smooth_weights(share, o.edge_fwhm_mm, vox)
     base = base_activity(atlas)
+    factor = tracer_factor(atlas, o.tracer)
+    if factor is not None:   # another tracer's regional distribution (no random draw: same subject)
+        base = base * factor
     act = base * hetero * (1.0 - reduction)
     for vois, fraction in lesions:
         act = apply_reduction(act, atlas, list(vois), float(fraction))
@@ -291,6 +297,7 @@ def simulate_subject(rng: np.random.Generator, label: str, options: SubjectOptio
 
     truth = {
         "label": label,
+        "tracer": o.tracer,
         "pattern": {"NC": "none", "AD": "temporoparietal", "DLB": "occipital"}[label],
         "variant": variant,
         "severity": round(severity, 4),

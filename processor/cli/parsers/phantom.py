@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 LABELS = ("NC", "AD", "DLB")
+TRACERS = ("IMP", "ECD")   # processor.phantom.TRACERS
 # The worlds' variants, written here so that building the parser imports no simulation code
 # (tests/processor/cli/test_phantom_parser.py checks they match processor.phantom/worldb).
 VARIANTS = ("typical", "asymmetric", "mild", "partial")
@@ -40,6 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         + ", ".join(VARIANTS_B["DLB"]))
     p.add_argument("--matrix", type=int, choices=(64, 128), default=None,
                    help="scanner matrix (default: drawn per study)")
+    p.add_argument("--tracer", choices=TRACERS, default="IMP",
+                   help="world A: 123I-IMP (default) or 99mTc-ECD, with ECD's regional differences "
+                        "from IMP (docs/tracers.md); written in the DICOM header")
     p.add_argument("--noise-free", action="store_true",
                    help="expected counts without Poisson noise (for tests)")
     return p

@@ -12,3 +12,7 @@ def test_world_a_variants_match_the_simulation() -> None:
 
 def test_world_b_variants_match_the_simulation() -> None:
     assert parser.VARIANTS_B == {label: tuple(v) for label, v in world_b.VARIANTS.items() if v}
+
+
+def test_tracers_match_the_simulation() -> None:
+    assert parser.TRACERS == tuple(world_a.TRACERS)
