@@ -41,7 +41,7 @@ RECON_TOMO = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
 _UID_ROOT = "1.2.826.0.1.3680043.8.498."
 
 __all__ = ["CT_STORAGE", "NM_STORAGE", "PET_STORAGE", "RESULT", "SC_STORAGE", "Geometry", "add_tracer",
-           "base_dataset", "ds_str", "flip_slices", "make_series", "make_source_nm", "nm_multiframe",
+           "base_dataset", "ds_str", "flip_slices", "make_series", "make_source_nm", "mediso_like", "nm_multiframe",
            "nm_slices", "result", "rgb_image", "rotation", "save", "save_all", "test_volume", "uid"]
 
 
@@ -181,6 +181,29 @@ def nm_slices(vol: np.ndarray, geo: Geometry, *, seed: str = "sl", tracer: str |
         pixel_module(ds, vol[k])
         out.append(ds)
     return out
+
+
+def mediso_like(seed: str = "mediso") -> Dataset:
+    """The header of a Mediso InterViewXP reconstruction as issue 12 found it (pixels synthetic).
+
+    NM, DERIVED\\PRIMARY\\RECON TOMO\\EMISSION, 128 x 128 x 45 at 4.13 mm, negative
+    SpacingBetweenSlices; the tracer stated only by the radionuclide (C-163A8, SNM3,
+    "^99m^Technetium"), an empty Radiopharmaceutical Code Sequence, no Radiopharmaceutical
+    text, and a 126-154 keV energy window. The descriptions name no tracer.
+    """
+    geo = Geometry(origin=(-264.0, -264.0, 90.0), spacing=(4.13, 4.13, 4.13), direction=flip_slices(np.eye(3)))
+    ds = nm_multiframe(test_volume((45, 128, 128)), geo, seed=seed, tracer=None)
+    ds.ImageType = ["DERIVED", "PRIMARY", "RECON TOMO", "EMISSION"]
+    ds.Manufacturer, ds.ManufacturerModelName = "Mediso", "InterViewXP"
+    ds.StudyDescription, ds.SeriesDescription = "Jaszczak", "Jaszczak OSEM"
+    rng = Dataset()
+    rng.EnergyWindowLowerLimit, rng.EnergyWindowUpperLimit = "126", "154"
+    ds.EnergyWindowInformationSequence[0].EnergyWindowRangeSequence = Sequence([rng])
+    item = Dataset()
+    item.RadionuclideCodeSequence = Sequence([phantom.code("C-163A8", "SNM3", "^99m^Technetium")])
+    item.RadiopharmaceuticalCodeSequence = Sequence([])
+    ds.RadiopharmaceuticalInformationSequence = Sequence([item])
+    return ds
 
 
 def make_series(folder: Path, n: int = 3, *, series_uid: str | None = None, study_uid: str | None = None,
