@@ -108,6 +108,19 @@ class NormalDatabase:
         """Member volumes hold the brain plus this margin (0: the brain mask only)."""
         return float(self.meta.get("volume_margin_mm", 0.0))
 
+    def describe(self) -> dict:
+        """What the database records, for listings (``status``, ``normaldb info``): tracer,
+        members, date, resolution, SSP depth, software, registration settings when recorded, and
+        the statistics' hash (first 16 hex digits, as result.json names it)."""
+        m = self.meta
+        out = {"tracer": self.tracer, "members": self.n, "created": m.get("created"),
+               "resolution_fwhm_mm": self.resolution_fwhm_mm, "depth_mm": m.get("depth_mm"),
+               "software": m.get("software")}
+        # provenance keys a newer builder records (registration stages, profile, atlas hash)
+        out.update({k: v for k, v in m.items() if k.startswith("registration") or k == "atlas_sha256"})
+        out["sha256"] = self.sha256()[:16]
+        return out
+
     def sha256(self) -> str:
         """Content hash of the statistics (what a model card pairs with), computed once."""
         if getattr(self, "_sha256", None) is None:

@@ -1,4 +1,5 @@
-"""``spectssp normaldb info``: summary and leave-one-out specificity of a normal database.
+"""``spectssp normaldb info``: summary and leave-one-out specificity of a normal database, or
+(without a file) one line per database the configuration uses.
 
 A module of its own so that it imports neither intake (pydicom) nor registration.
 """
@@ -8,11 +9,16 @@ import argparse
 
 from atlas.normaldb import NormalDatabase
 from processor.config import load_config
+from processor.daemon.status import database_lines, database_summaries
 from spectssp.errors import ErrorCode, SpectSSPError
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
+    if args.file is None:   # no file: the databases the configuration uses
+        dbs = database_summaries(cfg)
+        print("\n".join(database_lines(dbs)))
+        return 1 if any("error" in d for d in dbs) else 0
     try:
         ndb = NormalDatabase.load(args.file, volumes=False)
     except ValueError as exc:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from processor.config import Section
+from processor.config import BUNDLED, Section, database_entries
 from processor.daemon.ledger import ACTIVE, Ledger
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def summary(cfg: Section, now: float | None = None, n_errors: int = 5) -> dict[s
     state = Path(cfg.paths.state)
     out: dict[str, Any] = {"state_dir": str(state), "daemon_pid": daemon_pid(state), "counts": {},
                            "oldest_waiting": None, "last_errors": [], "incoming_files": _count_files(Path(cfg.paths.incoming)),
-                           "delivery": {}, "delivery_error": None}
+                           "delivery": {}, "delivery_error": None, "normal_databases": database_summaries(cfg)}
     if (state / "ledger.sqlite").is_file():
         ledger = Ledger(state, readonly=True)
         try:
@@ -65,6 +65,39 @@ def summary(cfg: Section, now: float | None = None, n_errors: int = 5) -> dict[s
         except Exception as exc:  # status must answer even when the outbox cannot be opened
             out["delivery_error"] = f"{type(exc).__name__}: {exc}"
     return out
+
+
+def database_summaries(cfg: Section) -> list[dict[str, Any]]:
+    """The configured normal databases, each as it records itself (:meth:`NormalDatabase.describe`)
+    with its path and model; one that cannot be read says why instead."""
+    from atlas.load import BUNDLED_NORMAL_DATABASE
+    from atlas.normaldb import NormalDatabase
+    out = []
+    for e in database_entries(cfg):
+        path = BUNDLED_NORMAL_DATABASE if e.path == BUNDLED else Path(e.path)
+        item: dict[str, Any] = {"path": str(path), "model": e.model}
+        try:
+            item.update(NormalDatabase.load(path, volumes=False).describe())
+        except ValueError as exc:
+            item["error"] = str(exc)
+        if e.tracer:
+            item["tracer"] = e.tracer   # the config names it (overrides the file's)
+        out.append(item)
+    return out
+
+
+def database_lines(dbs: list[dict[str, Any]]) -> list[str]:
+    """One line per configured database, for terminals."""
+    lines = []
+    for d in dbs:
+        if "error" in d:
+            lines.append(f"database: {d['path']}: {d['error']}")
+            continue
+        res = "not harmonised" if d.get("resolution_fwhm_mm") is None else f"{d['resolution_fwhm_mm']:g} mm"
+        extra = "".join(f", {k} {v}" for k, v in d.items() if k.startswith("registration"))
+        lines.append(f"database: {d['tracer']} N={d['members']} built {d.get('created') or '-'}, resolution {res}"
+                     f"{extra}, sha256 {d['sha256']}, model {d['model'] or 'none (statistics only)'}; {d['path']}")
+    return lines
 
 
 def _count_files(root: Path) -> int:
@@ -101,4 +134,5 @@ def format_text(s: dict[str, Any]) -> str:
                      f"failed {d['failed']}{nxt}{err}")
     if not s["delivery"]:
         lines.append("delivery: " + (s["delivery_error"] or "nothing queued"))
+    lines += database_lines(s.get("normal_databases", []))
     return "\n".join(lines)

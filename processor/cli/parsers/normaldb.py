@@ -12,6 +12,7 @@ Build a normal database from a site's own normal studies (the paper used 28), or
 
   spectssp normaldb build NORMALS/ --out site.ndb
   spectssp normaldb info site.ndb
+  spectssp normaldb info --config site.yaml     # the databases the configuration uses
 
 Each series goes through intake and registration like a patient study, is harmonised to
 ssp.resolution_fwhm_mm (config.yaml), and its 3D-SSP values and reference-region means are
@@ -33,8 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument("--note", default="", help="free text stored in the database (e.g. how members were chosen)")
     add_config_arg(b)
     b.set_defaults(command_module="normaldb_build")
-    i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database")
-    i.add_argument("file", type=Path)
+    i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database; without FILE, "
+                                     "the databases the configuration uses")
+    i.add_argument("file", type=Path, nargs="?", default=None, metavar="FILE")
     add_config_arg(i)
     i.set_defaults(command_module="normaldb_info")
     return p

@@ -36,14 +36,30 @@ def normal_database(folder: Path) -> Path:
     return path
 
 
-def write_studies(folder: Path, specs: list[tuple[str, int, str]], seed: int = 77) -> list[dict[str, Any]]:
+def ecd_database(folder: Path, n: int = 3, seed: int = 950) -> Path:
+    """A small 99mTc-ECD normal database from phantom ground truth on the atlas grid (seconds)."""
+    from atlas import load_atlas
+    from atlas.normaldb_build import NormalDatabaseBuilder
+    from processor.phantom import SubjectOptions, make_study
+    atlas = load_atlas()
+    builder = NormalDatabaseBuilder(atlas, 13.5, "ECD", resolution_fwhm_mm=16.0)  # config default
+    for i in range(n):
+        study = make_study("NC", seed, i, subject=SubjectOptions(tracer="ECD"), atlas=atlas, keep_activity=True)
+        builder.add(study.activity.astype("float32"), {"series_uid": f"ecd-phantom-{i}", "age": study.truth["subject"]["age"]})
+    path = folder / "test-ecd-phantom.ndb"
+    builder.build(note="tests: ECD phantom normals").save(path)
+    return path
+
+
+def write_studies(folder: Path, specs: list[tuple[str, int, str]], seed: int = 77,
+                  tracer: str = "IMP") -> list[dict[str, Any]]:
     """Write each (label, index, layout) phantom into ``folder/<name>/``; returns their truths."""
     from atlas import load_atlas
-    from processor.phantom import make_study, write_study
+    from processor.phantom import SubjectOptions, make_study, write_study
     atlas = load_atlas()
     out = []
     for label, index, layout in specs:
-        study = make_study(label, seed, index, atlas=atlas)
+        study = make_study(label, seed, index, atlas=atlas, subject=SubjectOptions(tracer=tracer))
         files = write_study(study, folder / study.name, layout)
         truth = yaml.safe_load((folder / f"{study.name}.truth.json").read_text())
         out.append({"name": study.name, "dir": folder / study.name, "files": files, "layout": layout,
