@@ -198,7 +198,7 @@ def _raw_text(ds: Dataset) -> str | None:
 
 def _identify(ds: Dataset) -> TracerId:
     names: list[tuple[str, str]] = []      # (compound, evidence), most trusted first
-    nuclides: list[tuple[str, str]] = []   # (radionuclide, evidence)
+    nuclides: list[tuple[str, str]] = []   # (radionuclide, evidence), most trusted first
     for name, ev in _compound_evidence(ds):
         names.append((name, ev))
         nuclides.append((RADIONUCLIDE_OF[name], ev))
@@ -207,13 +207,12 @@ def _identify(ds: Dataset) -> TracerId:
     for name, nuclide, ev in _description_evidence(ds):
         if name:
             names.append((name, ev))
-        if name or nuclide:
-            nuclides.append((nuclide or RADIONUCLIDE_OF[name], ev))
+        nuclides.append((nuclide or RADIONUCLIDE_OF[name], ev))
     name = names[0][0] if names else None
     nuclide = RADIONUCLIDE_OF[name] if name else (nuclides[0][0] if nuclides else None)
     conflicts = [f"{ev} says {n}, not {name}" for n, ev in names if n != name]
     conflicts += [f"{ev} says {n}, not {nuclide}" for n, ev in nuclides if n != nuclide]
-    evidence = list(dict.fromkeys(ev for _, ev in names + nuclides))
+    evidence = list(dict.fromkeys(ev for _, ev in nuclides))   # every source implies a radionuclide
     return TracerId(name, nuclide, tuple(evidence), tuple(dict.fromkeys(conflicts)), _raw_text(ds))
 
 

@@ -287,3 +287,24 @@ def test_registration_profiles_in_config_match_the_registration_module():
     for name in PROFILES:
         assert SCHEMA["registration"]["profile"].check(name) is None
     assert SCHEMA["registration"]["profile"].check("fastest") is not None
+
+
+def test_normal_databases_list_is_checked_and_resolved(tmp_path):
+    from processor.config import database_entries
+    (tmp_path / "ecd.ndb").write_bytes(b"x")
+    (tmp_path / "ecd-model").mkdir()
+    cfg = load_config(_write(tmp_path, "normal_databases:\n  - {path: bundled, model: bundled}\n"
+                                       "  - {path: ecd.ndb, model: ecd-model, tracer: ECD}\n"
+                                       "  - {path: ecd.ndb, model: null}\n"))
+    assert [dict(e) for e in database_entries(cfg)] == [
+        {"path": "bundled", "model": "bundled", "tracer": None},
+        {"path": str(tmp_path / "ecd.ndb"), "model": str(tmp_path / "ecd-model"), "tracer": "ECD"},
+        {"path": str(tmp_path / "ecd.ndb"), "model": None, "tracer": None}]
+    assert [dict(e) for e in database_entries(load_config(None))] == [{"path": "bundled", "model": "bundled",
+                                                                        "tracer": None}]
+    for bad, where in (("- ecd.ndb", "normal_databases[0]"), ("- {model: null}", "normal_databases[0]"),
+                       ("- {path: nope.ndb}", "normal_databases[0].path"),
+                       ("- {path: ecd.ndb, model: nope}", "normal_databases[0].model"),
+                       ("- {path: ecd.ndb, colour: red}", "normal_databases[0]")):
+        with pytest.raises(ConfigError, match=re.escape(repr(where))):
+            load_config(_write(tmp_path, f"normal_databases:\n  {bad}\n"))

@@ -173,3 +173,11 @@ def test_sr_without_the_check_has_no_atypicality_item(tmp_path: Path) -> None:
     _, rec = _write(tmp_path / "bad", bad)
     assert not any("Atypical" in t for t in _texts(pydicom.dcmread(rec.path)))
     assert any("atypicality" in w for w in rec.warnings)
+
+
+def test_sr_names_the_normal_database_and_the_study_tracer(tmp_path: Path) -> None:
+    res = result(normal_database={"path": "/site/ecd-2026.ndb", "n": 31, "tracer": "ECD", "sha256": "00ff" * 4},
+                 tracer={"name": "ECD", "radionuclide": "Tc-99m", "evidence": ["radiopharmaceutical 'Neurolite'"]})
+    _, rec = _write(tmp_path, res)
+    texts = _texts(pydicom.dcmread(rec.path))
+    assert ("Normal database: ECD, N=31, ecd-2026.ndb, sha256 00ff00ff00ff00ff; study tracer: ECD") in texts
