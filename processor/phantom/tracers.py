@@ -9,8 +9,9 @@ which are assumed):
 - medial temporal lobe 0.885: Oku et al., J Nucl Med 1997;38:1109-1111, medial temporal /
   global cortex 83.1 % with ECD against 93.9 % with HMPAO (83.1 / 93.9);
 - medial occipital (cuneus, calcarine, lingual) higher, lateral occipital and parietal slightly
-  higher: direction from Koyama et al., J Nucl Med 1997;38:587-592 (ECD high in the medial
-  occipital lobe) and Oku 1997 (ECD more in occipital and parietal lobes); sizes assumed;
+  higher: direction from "SPECT imaging of normal subjects with Tc-99m-HMPAO and Tc-99m-ECD",
+  J Nucl Med 1997 ("Koyama 1997": ECD high in the medial occipital lobe) and Oku 1997 (ECD more
+  in occipital and parietal lobes); sizes assumed;
 - thalamus, basal ganglia, cerebellum and lateral temporal lower: direction from Oku 1997
   (HMPAO more in thalamus, temporal lobe, cerebellum) and Koyama 1997 (HMPAO high in basal
   ganglia and cerebellum); sizes assumed.
