@@ -80,6 +80,7 @@ class TracerId:
     evidence: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
     text: str | None = None            # the radiopharmaceutical as written (display)
+    decided_by: str | None = None      # the evidence that gave the name (else the radionuclide)
 
     def as_dict(self) -> dict[str, Any]:
         """The result.json ``tracer`` object."""
@@ -213,7 +214,8 @@ def _identify(ds: Dataset) -> TracerId:
     conflicts = [f"{ev} says {n}, not {name}" for n, ev in names if n != name]
     conflicts += [f"{ev} says {n}, not {nuclide}" for n, ev in nuclides if n != nuclide]
     evidence = list(dict.fromkeys(ev for _, ev in nuclides))   # every source implies a radionuclide
-    return TracerId(name, nuclide, tuple(evidence), tuple(dict.fromkeys(conflicts)), _raw_text(ds))
+    decided_by = names[0][1] if names else (nuclides[0][1] if nuclides else None)
+    return TracerId(name, nuclide, tuple(evidence), tuple(dict.fromkeys(conflicts)), _raw_text(ds), decided_by)
 
 
 def tracer_of(ds: Dataset) -> tuple[str | None, str | None]:
@@ -261,9 +263,9 @@ def decide(t: TracerId, rule: TracerRule) -> tuple[str | None, list[str]]:
         if rule.conflict == "reject":
             raise SpectSSPError(ErrorCode.TRACER_CONFLICT, text + ".")
         warnings.append(f"{text}; decided {t.label()} by the order of trust.")
-    if t.evidence and t.evidence[0].startswith(_DESCRIPTIONS):
+    if t.decided_by and t.decided_by.startswith(_DESCRIPTIONS):
         what = f"tracer {t.text!r} is not recognised" if t.text else "the radiopharmaceutical fields do not state the tracer"
-        warnings.append(f"{what}; {t.label()} read from the {t.evidence[0]}.")
+        warnings.append(f"{what}; {t.label()} read from the {t.decided_by}.")
     covered = list(rule.covered)
     if not covered:
         if not t.name and not warnings:

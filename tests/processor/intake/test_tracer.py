@@ -175,3 +175,9 @@ def test_several_databases_each_series_records_its_match(gen, tmp_path) -> None:
     gen.save(gen.nm_multiframe(vol, gen.Geometry(), seed="ecd", tracer="Tc-99m ECD (Neurolite)"), tmp_path / "ecd.dcm")
     results = load_series([tmp_path], min_slices=8, expected_tracer=["IMP", "ECD"])
     assert sorted((r.status, r.tracer_match) for r in results) == [("ok", "ECD"), ("ok", "IMP")]
+
+
+def test_a_tracer_read_from_a_description_only_is_a_warning() -> None:
+    match, warnings = decide(identify(header(series="Brain ECD SPECT")), TracerRule(("IMP", "ECD")))
+    assert match == "ECD" and warnings == ["the radiopharmaceutical fields do not state the tracer; ECD read "
+                                           "from the series description 'Brain ECD SPECT'."]
