@@ -25,7 +25,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     inputs = existing_inputs(args.inputs)
     pipeline = make_pipeline(cfg)
-    results = pipeline.process_paths(inputs, args.out, progress=not args.json)
+    try:
+        results = pipeline.process_paths(inputs, args.out, progress=not args.json)
+    finally:   # loads no study needed any more (all rejected from the header) are not started
+        pipeline.close()
     if args.json:
         print(json.dumps(results, indent=1))
     else:

@@ -240,3 +240,11 @@ def test_bad_resolution_metadata_is_unreadable_not_a_crash(atlas, tmp_path, bad)
     db.save(tmp_path / "bad.ndb")
     with pytest.raises(ValueError, match="resolution_fwhm_mm"):
         NormalDatabase.load(tmp_path / "bad.ndb")
+
+
+def test_describe_lists_what_the_database_records():
+    db = _db()
+    db.meta.update(created="2026-01-02T03:04:05+00:00", resolution_fwhm_mm=16.0, registration_stages=["rigid"])
+    d = db.describe()
+    assert d == {"tracer": "123I-IMP", "members": 6, "created": "2026-01-02T03:04:05+00:00", "resolution_fwhm_mm": 16.0,
+                 "depth_mm": 13.5, "software": None, "registration_stages": ["rigid"], "sha256": db.sha256()[:16]}
