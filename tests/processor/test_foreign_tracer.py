@@ -34,4 +34,4 @@ def test_mediso_like_tc99m_header_is_rejected_before_registration(tmp_path, monk
     assert elapsed < 30   # the number the issue asks for is printed; a loaded CI machine must not fail on it
     with capsys.disabled():
         print(f"\nMediso-like Tc-99m header rejected (tracer_not_covered) in {elapsed:.2f} s by 'spectssp process' "
-              f"(start-up included); the series itself took {r['timings_s']['total']:.3f} s")
+              f"(pipeline start-up included, modules already imported); the series itself took {r['timings_s']['total']:.3f} s")
