@@ -3,6 +3,7 @@ milliseconds on every kind of job: done with pictures, rejected with a QC pictur
 running and queued."""
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from dataclasses import dataclass
@@ -136,3 +137,17 @@ def wait_for(cond, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met")
         time.sleep(0.05)
+
+
+def raw_get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """GET ``path`` exactly as written (no client-side normalisation of ``..`` or %-escapes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest("GET", path, skip_accept_encoding=True)
+        for k, v in (headers or {}).items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
