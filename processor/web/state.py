@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # picture name on the page -> the PNG copy's file name in a result folder (processor/outputs.py)
 PNG_NAMES = {"decrease": "ssp_decrease.png", "increase": "ssp_increase.png", "panel": "cnn_views.png"}
 PICTURES = ("decrease", "increase", "panel", "qc")
+DICOM_LABELS = {"ssp-sheet": "3D-SSP sheet (DICOM Secondary Capture)", "gradcam": "CNN views (DICOM Secondary Capture)",
+                "sr": "structured report (DICOM SR)"}
 RECENT = 40            # studies listed on the overview
 
 
@@ -144,7 +146,7 @@ class State:
             if p is None:
                 continue
             if o.get("sop_class_uid"):
-                st.downloads.append((f"{o.get('kind')}: {p.name}", p))
+                st.downloads.append((DICOM_LABELS.get(o.get("kind"), "DICOM object"), p))
             if o.get("kind") == "report":
                 for name, png in PNG_NAMES.items():
                     if p.name == png:

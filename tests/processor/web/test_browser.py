@@ -66,8 +66,26 @@ def _wait(cond: Callable[[], object], timeout: float, what: str, proc: subproces
         time.sleep(0.5)
 
 
-def _pictures_loaded(browser) -> bool:
-    return browser.execute_script("return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+SNAPSHOT_JS = """
+const q = (s) => document.querySelector(s), n = (s) => parseInt((q(s) || {}).textContent || "0");
+if (document.readyState !== "complete" || !q("#recent")) return null;
+return {done: document.querySelectorAll("#recent .card.st-done").length,
+        busy: n("#n-running b") + n("#n-waiting b"),
+        daemon: (q("#daemon b") || {}).textContent,
+        thumbnails: document.querySelectorAll("#recent .card img").length,
+        links: Array.from(document.querySelectorAll("#recent .card")).map(e => e.getAttribute("href")),
+        labels: Array.from(document.querySelectorAll("#recent .card .badge")).map(e => e.textContent.trim()),
+        pictures_loaded: Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)};
+"""
+
+
+def _snapshot(browser) -> dict | None:
+    """The overview's numbers in one script (one document, even while the page reloads itself)."""
+    from selenium.common.exceptions import WebDriverException
+    try:
+        return browser.execute_script(SNAPSHOT_JS)
+    except WebDriverException:          # the page was being replaced by its own refresh
+        return None
 
 
 def _drop(src: Path, incoming: Path) -> None:
@@ -103,28 +121,24 @@ def test_browser_watches_three_phantoms_arrive(tmp_path: Path) -> None:
             _drop(s["dir"], tmp_path / "incoming")
 
         def look() -> bool:
-            browser.refresh()                                   # the page reloads itself too (every 2 s)
-            done = len(browser.find_elements("css selector", "#recent .card.st-done"))
-            busy = int(browser.find_element("css selector", "#n-running b").text) + \
-                int(browser.find_element("css selector", "#n-waiting b").text)
-            if not seen or seen[-1] != (done, busy):
-                seen.append((done, busy))
-                _wait(lambda: _pictures_loaded(browser), 30, "the thumbnails", proc, log)
-                browser.save_screenshot(str(shots / f"02-overview-{len(seen):02d}-done{done}-busy{busy}.png"))
-            return done == 3 and busy == 0
+            """The page reloads itself (web.refresh_s: 2): read it, never reload it here."""
+            now = _snapshot(browser)
+            if now is None or not now["pictures_loaded"]:
+                return False
+            if not seen or seen[-1] != (now["done"], now["busy"]):
+                seen.append((now["done"], now["busy"]))
+                browser.save_screenshot(str(shots / f"02-overview-{len(seen):02d}-done{now['done']}-busy{now['busy']}.png"))
+            return now["done"] == 3 and now["busy"] == 0
 
         _wait(look, 600, "three studies on the overview", proc, log)
         assert any(busy for _, busy in seen) and any(0 < done < 3 for done, _ in seen), seen   # watched them arrive
         browser.set_window_size(1400, 900)
-        browser.refresh()
-        assert browser.find_element("css selector", "#daemon b").text == "running"
-        labels = [e.text for e in browser.find_elements("css selector", "#recent .card .badge")]
-        assert len(labels) == 3 and all(lab in ("AD", "DLB", "NC", "indeterminate") for lab in labels), labels
-        assert len(browser.find_elements("css selector", "#recent .card img")) == 3
-        _wait(lambda: _pictures_loaded(browser), 30, "the thumbnails", proc, log)
+        final = _wait(lambda: (x := _snapshot(browser)) and x["pictures_loaded"] and x, 30, "the overview", proc, log)
         browser.save_screenshot(str(shots / "03-overview-final.png"))
+        assert final["daemon"] == "running" and final["thumbnails"] == 3
+        assert all(lab in ("AD", "DLB", "NC", "indeterminate") for lab in final["labels"]), final["labels"]
 
-        browser.find_elements("css selector", "#recent .card")[0].click()
+        browser.get(f"http://127.0.0.1:{port}{final['links'][0]}")   # the newest study (ended: no reloads)
         assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/study/[0-9a-f]{{20}}", browser.current_url)
         sheet = browser.find_element("css selector", "#pic-decrease img")
         panel = browser.find_element("css selector", "#pic-panel img")
