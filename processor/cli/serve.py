@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import signal
 import sys
 
 from processor.config import load_config
@@ -18,7 +19,14 @@ def run(args: argparse.Namespace) -> int:
     if args.port is not None and not 0 <= args.port <= 65535:
         raise ConfigError("--port must be a TCP port between 0 and 65535 (0: any free port).")
     server = WebServer(cfg, host=args.host, port=args.port)
-    print(f"status page at {server.url} (Ctrl-C to stop)", file=sys.stderr)
+
+    def stop(signum: int, frame: object) -> None:
+        # uvicorn handles the signal while it runs, then passes it on to this handler: a
+        # clean stop, exit status 0 (the default handler would end the process by the signal)
+        server.server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     server.serve()
     return 0
 

@@ -90,6 +90,15 @@ def test_non_loopback_without_credential_refuses_to_start(site: Site) -> None:
     assert out.returncode == 2 and "[config_invalid]" in out.stderr and "refusing to serve" in out.stderr
 
 
+def test_watch_with_an_open_non_loopback_page_refuses_before_the_daemon_starts(site: Site) -> None:
+    cfg = site.root / "watch.yaml"
+    cfg.write_text(f"paths: {{state: {site.root / 'state2'}, output: {site.root / 'out2'}, incoming: {site.root / 'in2'}}}\n"
+                   "web: {enabled: true, host: 0.0.0.0, port: 0}\n")
+    out = subprocess.run([SPECTSSP, "watch", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "refusing to serve" in out.stderr
+    assert not (site.root / "state2" / "ledger.sqlite").exists()
+
+
 def test_non_loopback_with_token_answers_401_without_it(site: Site) -> None:
     server = WebServer(site.cfg(host="0.0.0.0", port=0, token=TOKEN)).start()
     try:

@@ -159,4 +159,6 @@ def test_browser_watches_three_phantoms_arrive(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
     assert proc.returncode == 0, log.read_text()[-3000:]
+    logs = [log, *(tmp_path / "state" / "logs").glob("*")]
+    assert not [p for p in logs if TOKEN in p.read_text(errors="replace")]      # the token never logged
     print(f"\nscreenshots in {shots}: {sorted(p.name for p in shots.iterdir())}")
