@@ -146,7 +146,10 @@ class State:
             if p is None:
                 continue
             if o.get("sop_class_uid"):
-                st.downloads.append((DICOM_LABELS.get(o.get("kind"), "DICOM object"), p))
+                label = DICOM_LABELS.get(o.get("kind"), "DICOM object")
+                if o.get("kind") == "ssp-sheet" and len(sheets) < 2:     # written decrease, then increase
+                    label = f"3D-SSP sheet, {('decrease', 'increase')[len(sheets)]} (DICOM Secondary Capture)"
+                st.downloads.append((label, p))
             if o.get("kind") == "report":
                 for name, png in PNG_NAMES.items():
                     if p.name == png:

@@ -47,6 +47,7 @@ def test_study_page_shows_pictures_numbers_and_files(site: Site) -> None:
     assert PATIENT_NAME not in html and PATIENT_ID not in html
     result = c.get(f"/study/{key}/file/0")
     assert result.status_code == 200 and json.loads(result.content)["series_instance_uid"] == site.series["done"]
+    assert "3D-SSP sheet, decrease (DICOM Secondary Capture)" in html
     dcm = c.get(f"/study/{key}/file/1")
     assert dcm.status_code == 200 and dcm.content[128:132] == b"DICM"
     rejected = c.get(f"/study/{site.keys['rejected']}").text
