@@ -6,6 +6,7 @@ Every route needs the configured credential when there is one (:mod:`processor.w
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from importlib import resources
@@ -72,7 +73,9 @@ def create_app(cfg: Section, clock: Any = time.time) -> FastAPI:
 
     @app.get("/")
     def overview(request: Request) -> Response:
-        return templates.TemplateResponse(request, "overview.html", {**common, **state.overview()})
+        o = state.overview()
+        patients = {st.key: _patient(st) for st in o["recent"] + o["problems"]} if web.show_patient_identifiers else {}
+        return templates.TemplateResponse(request, "overview.html", {**common, **o, "patients": patients})
 
     @app.get("/study/{key}")
     def study(request: Request, key: str) -> Response:
@@ -126,12 +129,18 @@ def _patient(st: Study) -> dict[str, str] | None:
     for label, path in st.downloads:
         if path.suffix == ".dcm":
             try:
-                ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientName", "PatientID"])
+                return _patient_of(str(path), path.stat().st_mtime_ns)
             except Exception:  # an unreadable output: the page shows no identifiers rather than failing
                 log.debug("cannot read the patient module of an output", exc_info=True)
                 return None
-            return {"name": str(ds.get("PatientName", "") or ""), "id": str(ds.get("PatientID", "") or "")}
     return None
+
+
+@functools.lru_cache(maxsize=512)
+def _patient_of(path: str, mtime_ns: int) -> dict[str, str]:
+    """(cached: the overview asks for every card at every reload)"""
+    ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientName", "PatientID"])
+    return {"name": str(ds.get("PatientName", "") or ""), "id": str(ds.get("PatientID", "") or "")}
 
 
 def _age(seconds: float | None) -> str:

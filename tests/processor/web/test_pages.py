@@ -75,7 +75,9 @@ def test_sheet_id_line_hidden_unless_identifiers_are_shown(site: Site) -> None:
     assert shown.crop((x0, y0, int(shown.width * x1), y1)).getextrema() != ((0, 0), (0, 0), (0, 0))
     html = c.get(f"/study/{key}").text
     assert PATIENT_NAME in html and PATIENT_ID in html
-    assert PATIENT_ID not in c.get("/").text and f"/study/{key}" in c.get("/").text   # never in addresses
+    overview = c.get("/").text
+    assert f"{PATIENT_NAME} (ID {PATIENT_ID})" in overview                  # on the card, to find one's patient
+    assert f"/study/{key}" in overview and f"={PATIENT_ID}" not in overview and f"/{PATIENT_ID}" not in overview
 
 
 @pytest.mark.parametrize("path", ["/study/0123456789abcdef0123", "/study/nothex", "/study/" + "a" * 200,
