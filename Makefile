@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
-APT_PACKAGES := dcmtk dicom3tools orthanc orthanc-python
+APT_PACKAGES := dcmtk dicom3tools orthanc orthanc-python chromium chromium-driver
 APT_STAMP := $(VENV)/.stamp-apt
 
 .PHONY: setup system-tools test test-fast demo bench bench-daemon clean help
@@ -22,10 +22,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
-# As root, install the Debian tools the tests use (dcmtk, dciodvfy, Orthanc); otherwise say what is missing.
+# As root, install the Debian tools the tests use (dcmtk, dciodvfy, Orthanc, Chromium for the status page); otherwise say what is missing.
 $(APT_STAMP): | $(STAMP)
 	@missing=""; \
-	for t in storescu:dcmtk dciodvfy:dicom3tools Orthanc:orthanc; do \
+	for t in storescu:dcmtk dciodvfy:dicom3tools Orthanc:orthanc chromium:chromium chromedriver:chromium-driver; do \
 	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
 	done; \
 	test -e /usr/share/orthanc/plugins/libOrthancPython.so || missing="$$missing orthanc-python"; \

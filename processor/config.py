@@ -90,6 +90,18 @@ def _pair_in(lo: float, hi: float):
     return check
 
 
+def _token(v: Any) -> str | None:
+    ok = len(v) >= 16 and v.isascii() and v.isprintable() and " " not in v
+    return None if ok else "a token of at least 16 printable ASCII characters without spaces"
+
+
+def _password_hash(v: Any) -> str | None:
+    """The form ``spectssp serve --hash-password`` prints (checked again, fully, by processor.web.auth)."""
+    parts = v.split("$")
+    ok = len(parts) == 6 and parts[0] == "scrypt" and all(p.isdigit() for p in parts[1:4])
+    return None if ok else "a hash printed by 'spectssp serve --hash-password' (scrypt$N$r$p$salt$hash)"
+
+
 NUM = (int, float)
 # models.networks.ALL, spelled out here so that reading a config never imports torch
 NETWORK_NAMES = ("alexnet", "googlenet", "resnet18", "mobilenet_v3_small", "mobilenet_v3_small_os16",
@@ -220,6 +232,17 @@ SCHEMA: dict[str, Any] = {
         "retry_max_s": Key(NUM, 600.0, _positive),
         "max_attempts": Key((int,), 0, _non_negative),  # 0 = retry forever
         "timeout_s": Key(NUM, 30.0, _positive),
+    },
+    # The status page (processor/web): served by `spectssp watch` when enabled, or `spectssp serve`.
+    "web": {
+        "enabled": Key((bool,), False),
+        "host": Key((str,), "127.0.0.1"),
+        "port": Key((int,), 8080, _port),
+        "token": Key((str,), None, _token, nullable=True),
+        "user": Key((str,), None, nullable=True),
+        "password_hash": Key((str,), None, _password_hash, nullable=True),
+        "show_patient_identifiers": Key((bool,), False),
+        "refresh_s": Key(NUM, 10.0, _positive),
     },
 }
 
@@ -352,6 +375,10 @@ def _check_cross(out: Section, prefix: str, base_dir: Path) -> None:
             raise ConfigError("setting 'scp.allowed_calling_aets' must list AE titles of 1 to 16 ASCII characters.")
     if out.render.z_min >= out.render.z_max:
         raise ConfigError("setting 'render.z_min' must be below 'render.z_max'.")
+    if (out.web.user is None) != (out.web.password_hash is None):
+        raise ConfigError("settings 'web.user' and 'web.password_hash' go together: set both, or neither.")
+    if out.web.user is not None and (not out.web.user.strip() or ":" in out.web.user):
+        raise ConfigError("setting 'web.user' must be a non-empty user name without ':'.")
 
 
 def _resolved(value: str, where: str, base_dir: Path, want_file: bool) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from processor import logsetup
 from processor.config import load_config
 from processor.daemon import Daemon
+from processor.web import WebServer
 from spectssp.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -22,5 +23,10 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers must be at least 1.")
     daemon = Daemon(cfg, workers=args.workers, log_file=str(log_file) if log_file else None)
-    daemon.install_signal_handlers()
-    return daemon.run()  # AlreadyRunning is a SpectSSPError: main prints its code, exit status 1
+    web = WebServer(cfg).start() if cfg.web.enabled else None   # a bad web.* setting stops us before the daemon starts
+    try:
+        daemon.install_signal_handlers()
+        return daemon.run()  # AlreadyRunning is a SpectSSPError: main prints its code, exit status 1
+    finally:
+        if web is not None:
+            web.stop()
