@@ -90,6 +90,11 @@ def _pair_in(lo: float, hi: float):
     return check
 
 
+def _rounds(v: Any) -> str | None:
+    return None if 0 <= v <= MAX_TEMPLATE_ROUNDS else f"an integer from 0 (no site template) to {MAX_TEMPLATE_ROUNDS}"
+
+
+MAX_TEMPLATE_ROUNDS = 10
 NUM = (int, float)
 # models.networks.ALL, spelled out here so that reading a config never imports torch
 NETWORK_NAMES = ("alexnet", "googlenet", "resnet18", "mobilenet_v3_small", "mobilenet_v3_small_os16",
@@ -127,6 +132,12 @@ SCHEMA: dict[str, Any] = {
         "qc_threshold": Key(NUM, 0.85, _fraction),
         "threads": Key((int,), 2, _positive),
         "seed": Key((int,), 1, _non_negative),
+        # QC relative to the normal database's members and its site template (docs/registration.md)
+        "qc_floor": Key(NUM, 0.6, _fraction),
+        "qc_warn_margin": Key(NUM, 0.02, _fraction),
+        "qc_reject_margin": Key(NUM, 0.08, _fraction),
+        "site_template_rounds": Key((int,), 2, _rounds),
+        "site_template_symmetric": Key((bool,), False),
     },
     "ssp": {
         "depth_mm": Key(NUM, 13.5, _positive),
@@ -344,3 +355,6 @@ def _check_cross(out: Section, prefix: str, base_dir: Path) -> None:
             raise ConfigError("setting 'scp.allowed_calling_aets' must list AE titles of 1 to 16 ASCII characters.")
     if out.render.z_min >= out.render.z_max:
         raise ConfigError("setting 'render.z_min' must be below 'render.z_max'.")
+    if out.registration.qc_warn_margin > out.registration.qc_reject_margin:
+        raise ConfigError("setting 'registration.qc_warn_margin' must not exceed 'registration.qc_reject_margin' "
+                          "(a study is flagged before it is rejected).")
