@@ -133,7 +133,7 @@ SCHEMA: dict[str, Any] = {
         "threads": Key((int,), 2, _positive),
         "seed": Key((int,), 1, _non_negative),
         # QC relative to the normal database's members and its site template (docs/registration.md)
-        "qc_floor": Key(NUM, 0.6, _fraction),
+        "qc_floor": Key(NUM, 0.65, _fraction),
         "qc_warn_margin": Key(NUM, 0.02, _fraction),
         "qc_reject_margin": Key(NUM, 0.08, _fraction),
         "site_template_rounds": Key((int,), 2, _rounds),

@@ -43,7 +43,7 @@ def site(tmp_path_factory):
     assert main(["phantom", "--out", str(root / "nc"), "--label", "NC", "--count", "3", "--seed", "31",
                  "--matrix", "64", "-q"]) == 0
     held = make_study("NC", 32)
-    write_study(held, root / "held" / "NC_32_0")
+    write_study(held, root / "held" / "NC_32_0")   # its truth sidecar lies beside it, in held/
     (root / "fast.yaml").write_text(FAST)
     members = sorted(p for p in (root / "nc").iterdir() if p.is_dir())
     ndb = root / "site.ndb"
@@ -52,9 +52,9 @@ def site(tmp_path_factory):
     return root, ndb, held
 
 
-def _process(root: Path, ndb: Path, inputs: Path, out: Path) -> dict:
+def _process(root: Path, ndb: Path, inputs: Path, out: Path, registration: str = "") -> dict:
     cfg = root / f"{out.name}.yaml"
-    cfg.write_text(FAST + f"normal_database: {ndb}\nmodel: null\n")
+    cfg.write_text(FAST + registration + f"normal_database: {ndb}\nmodel: null\n")
     main(["process", str(inputs), "--out", str(out), "--config", str(cfg), "-q"])
     (r,) = [load_result(p) for p in out.glob("*/result.json")]
     return r
@@ -76,7 +76,7 @@ def test_the_site_template_is_stored_with_its_members_qc(site, capsys):
 
 def test_processing_against_the_site_database_registers_to_its_template(site, tmp_path):
     root, ndb, _ = site
-    r = _process(root, ndb, root / "held", tmp_path / "out")
+    r = _process(root, ndb, root / "held" / "NC_32_0", tmp_path / "out")
     reg = r["registration"]
     assert r["status"] == "ok" and reg["passed"] and reg["template"] == "site"
     assert "site template" in reg["transform"]
@@ -100,16 +100,17 @@ def _items(ds):
 
 def test_a_study_below_the_members_range_is_flagged_and_one_far_below_rejected(site, tmp_path):
     """The members' QC values raised in a copy of the database: the same study is then flagged
-    (warning, QC picture, still processed); raised further, rejected."""
+    (warning, QC picture, still processed); with a smaller reject margin, rejected."""
     root, ndb_path, _ = site
     ndb = NormalDatabase.load(ndb_path)
-    r_study = _process(root, ndb_path, root / "held", tmp_path / "plain")["registration"]["qc"]
-    for name, members_min, status in (("flag", r_study + 0.05, "ok"), ("reject", r_study + 0.2, "rejected")):
-        for m in ndb.meta["members"]:
-            m["qc"] = min(members_min, 1.0)
-        copy = tmp_path / f"{name}.ndb"
-        ndb.save(copy)
-        r = _process(root, copy, root / "held", tmp_path / name)
+    r_study = _process(root, ndb_path, root / "held" / "NC_32_0", tmp_path / "plain")["registration"]["qc"]
+    for m in ndb.meta["members"]:
+        m["qc"] = r_study + 0.03    # the study 0.03 below the members' minimum
+    copy = tmp_path / "raised.ndb"
+    ndb.save(copy)
+    tight = "  qc_warn_margin: 0.01\n  qc_reject_margin: 0.02\n"
+    for name, margins, status in (("flag", "", "ok"), ("reject", tight, "rejected")):
+        r = _process(root, copy, root / "held" / "NC_32_0", tmp_path / name, margins)
         assert r["status"] == status, r["error"]
         assert Path(r["registration"]["qc_image"]).is_file()
         if status == "ok":
