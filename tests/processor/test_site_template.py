@@ -139,3 +139,11 @@ def test_gross_failures_are_rejected_against_the_bundled_and_the_site_template(s
         assert not judge(own, ndb.member_qc(), **rule).passed
         assert max(bundled, own) < rc.qc_floor
     print(json.dumps(seen))
+
+
+def test_info_names_the_site_template_and_the_qc_rule(site, capsys):
+    _, ndb_path, _ = site
+    capsys.readouterr()
+    assert main(["normaldb", "info", str(ndb_path)]) == 0
+    out = capsys.readouterr().out
+    assert "template:    site (1 rounds, symmetric, 3 series averaged); members' QC r 0.9" in out
