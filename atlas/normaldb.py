@@ -5,6 +5,12 @@ member's reference means (N, R), and its registered brain volume (float16, insid
 mask, scaled to its whole-brain mean), so the database alone is enough to recompute
 leave-one-out Z maps and to simulate disease for training (the paper's protocol). Metadata:
 tracer, N, age range, atlas hash, SSP depth, software version, member series UIDs.
+
+A database built with a site template (``spectssp normaldb build --template-rounds``) also holds
+that registration template (float16 on the atlas grid, array ``template``; meta ``template``:
+rounds, symmetric, members) and says in meta ``member_qc_template`` ("site" or "bundled")
+which template its members' QC values were measured against; older files have neither and
+keep working with the bundled template and the absolute QC threshold.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ class NormalDatabase:
     volumes: np.ndarray | None     # (N, V) float16 voxels of the volume mask / GLB mean, or None
     meta: dict
     references: list[str] = field(default_factory=lambda: list(REFERENCES))
+    template: np.ndarray | None = None   # site registration template on the atlas grid, or None
 
     def __post_init__(self) -> None:
         self.mean, self.sd = normal_stats(self.normalised())
@@ -58,7 +65,7 @@ class NormalDatabase:
         keep = np.arange(self.n) != k
         vols = None if self.volumes is None else self.volumes[keep]
         return NormalDatabase(self.raw_ssp[keep], self.ref_means[keep], vols, dict(self.meta, n=int(keep.sum())),
-                              list(self.references))
+                              list(self.references), self.template)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Atomic write (temp file + rename)."""
@@ -69,6 +76,8 @@ class NormalDatabase:
                   "meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)}
         if self.volumes is not None:
             arrays["volumes"] = self.volumes.astype(np.float16)
+        if self.template is not None:
+            arrays["template"] = self.template.astype(np.float16)
         np.savez_compressed(buf, **arrays)
         atomic_write_bytes(path, buf.getvalue())
 
@@ -92,7 +101,11 @@ class NormalDatabase:
                         or means.shape != (raw.shape[0], len(refs)) or not np.all(np.isfinite(means))
                         or not np.all(means > 0) or not np.all(np.isfinite(raw))):
                     raise ValueError("inconsistent arrays or references")
-                return cls(raw, means, vols, meta, list(refs))
+                template = z["template"].astype(np.float32) if "template" in z.files else None
+                if template is not None and (template.ndim != 3 or not np.all(np.isfinite(template))
+                                             or not template.max() > 0):
+                    raise ValueError("bad site template")
+                return cls(raw, means, vols, meta, list(refs), template)
         except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile,
                 zlib.error) as exc:
             raise ValueError(f"{path} is not a readable spectssp normal database ({exc})") from None
@@ -120,6 +133,22 @@ class NormalDatabase:
         out.update({k: v for k, v in m.items() if k.startswith("registration") or k == "atlas_sha256"})
         out["sha256"] = self.sha256()[:16]
         return out
+    @property
+    def template_kind(self) -> str:
+        """The registration template studies are processed against: "site" or "bundled"."""
+        return "bundled" if self.template is None else "site"
+
+    def member_qc(self) -> np.ndarray | None:
+        """The members' registration QC values when they were measured against the template
+        studies are registered to (``template_kind``); None for older databases, which do not
+        say against which template they were measured."""
+        if self.meta.get("member_qc_template") != self.template_kind:
+            return None
+        values = [m.get("qc") for m in self.meta.get("members") or [] if isinstance(m, dict)]
+        if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+            return None
+        arr = np.asarray(values, dtype=np.float64)
+        return arr if np.all(np.isfinite(arr)) else None
 
     def sha256(self) -> str:
         """Content hash of the statistics (what a model card pairs with), computed once."""

@@ -42,7 +42,11 @@ class NormalDatabaseBuilder:
             self.vols.append((volume.reshape(-1)[self.volume_idx] / means["GLB"]).astype(np.float16))
         self.members.append(member)
 
-    def build(self, note: str = "") -> NormalDatabase:
+    def build(self, note: str = "", *, template: np.ndarray | None = None, template_meta: dict | None = None,
+              member_qc_template: str | None = None) -> NormalDatabase:
+        """``template``: the site registration template the members were registered to (meta
+        ``template_meta``); ``member_qc_template`` ("site" or "bundled") says which template the
+        members' "qc" values were measured against (None: not said, no relative QC)."""
         if len(self.raw) < 3:
             raise ValueError(f"a normal database needs at least 3 members, got {len(self.raw)}")
         ages = [m["age"] for m in self.members if m.get("age") is not None]
@@ -52,5 +56,10 @@ class NormalDatabaseBuilder:
             "software": f"spectssp {__version__}", "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "age_range": [min(ages), max(ages)] if ages else None, "members": self.members, "note": note,
         }
+        if template is not None:
+            meta["template"] = dict(template_meta or {})
+        if member_qc_template is not None:
+            meta["member_qc_template"] = member_qc_template
         vols = np.stack(self.vols) if self.keep_volumes else None
-        return NormalDatabase(np.stack(self.raw), np.array(self.means, np.float32), vols, meta, list(REFERENCES))
+        return NormalDatabase(np.stack(self.raw), np.array(self.means, np.float32), vols, meta, list(REFERENCES),
+                              template)

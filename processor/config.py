@@ -102,6 +102,11 @@ def _password_hash(v: Any) -> str | None:
     return None if ok else "a hash printed by 'spectssp serve --hash-password' (scrypt$N$r$p$salt$hash)"
 
 
+def _rounds(v: Any) -> str | None:
+    return None if 0 <= v <= MAX_TEMPLATE_ROUNDS else f"an integer from 0 (no site template) to {MAX_TEMPLATE_ROUNDS}"
+
+
+MAX_TEMPLATE_ROUNDS = 10
 NUM = (int, float)
 # models.networks.ALL, spelled out here so that reading a config never imports torch
 NETWORK_NAMES = ("alexnet", "googlenet", "resnet18", "mobilenet_v3_small", "mobilenet_v3_small_os16",
@@ -146,6 +151,12 @@ SCHEMA: dict[str, Any] = {
         "qc_threshold": Key(NUM, 0.85, _fraction),
         "threads": Key((int,), 2, _positive),
         "seed": Key((int,), 1, _non_negative),
+        # QC relative to the normal database's members and its site template (docs/registration.md)
+        "qc_floor": Key(NUM, 0.65, _fraction),
+        "qc_warn_margin": Key(NUM, 0.02, _fraction),
+        "qc_reject_margin": Key(NUM, 0.08, _fraction),
+        "site_template_rounds": Key((int,), 2, _rounds),
+        "site_template_symmetric": Key((bool,), False),
     },
     "ssp": {
         "depth_mm": Key(NUM, 13.5, _positive),
@@ -379,6 +390,9 @@ def _check_cross(out: Section, prefix: str, base_dir: Path) -> None:
         raise ConfigError("settings 'web.user' and 'web.password_hash' go together: set both, or neither.")
     if out.web.user is not None and (not out.web.user.strip() or ":" in out.web.user):
         raise ConfigError("setting 'web.user' must be a non-empty user name without ':'.")
+    if out.registration.qc_warn_margin > out.registration.qc_reject_margin:
+        raise ConfigError("setting 'registration.qc_warn_margin' must not exceed 'registration.qc_reject_margin' "
+                          "(a study is flagged before it is rejected).")
 
 
 def _resolved(value: str, where: str, base_dir: Path, want_file: bool) -> str:

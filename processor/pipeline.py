@@ -31,6 +31,7 @@ from processor.intake import find_files, intake_options, load_series
 from processor.intake.load import expected_name
 from processor.preload import Preloader
 from processor.registration import register
+from processor.registration_qc import failure_message, flag_warning, judge
 from processor.result import NormalDatabaseInfo, Result, ResultError, Status
 from spectssp.clock import PartClock
 from spectssp.core.resolution import is_coarser
@@ -104,6 +105,10 @@ class Pipeline:
                                 f"{_fwhm_text(cfg.ssp.resolution_fwhm_mm)}; they must match: set "
                                 "ssp.resolution_fwhm_mm to the database's value or rebuild the database with "
                                 "'spectssp normaldb build'.")
+        if self.ndb.template is not None and self.ndb.template.shape != self.atlas.template.shape:
+            raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} holds a site "
+                                "template on another grid than the atlas; rebuild it with 'spectssp normaldb build'.")
+        self.member_qc = self.ndb.member_qc()   # None: the absolute QC threshold applies
         self.ndb_path = ndb_path
         self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,
                                     cfg.classifier.reference)
@@ -235,16 +240,22 @@ class Pipeline:
 
         t = time.perf_counter()
         self.preload.wait("ants")
-        reg = register(s.image, self.atlas, cfg.registration.stages, cfg.registration.threads,
-                       cfg.registration.seed, profile=cfg.registration.profile)
+        rc = cfg.registration
+        reg = register(s.image, self.atlas, rc.stages, rc.threads, rc.seed, profile=rc.profile,
+                       template=self.ndb.template)
         timings.register = round(time.perf_counter() - t, 3)
-        result.registration = reg.report(cfg.registration.qc_threshold)
-        if not result.registration.passed:
+        verdict = judge(reg.qc, self.member_qc, absolute=rc.qc_threshold, floor=rc.qc_floor,
+                        warn_margin=rc.qc_warn_margin, reject_margin=rc.qc_reject_margin)
+        result.registration = replace(reg.report(verdict.threshold), template=self.ndb.template_kind,
+                                      qc_members=verdict.members)
+        if not result.registration.passed or verdict.flagged:
             qc_png = outputs.write_registration_qc(staging, reg.volume, self.atlas)
             result.registration = replace(result.registration, qc_image=str(qc_png))
+        if not result.registration.passed:
             raise SpectSSPError(ErrorCode.REGISTRATION_FAILED,
-                                f"registration to the template failed quality control (r = {reg.qc:.2f} < "
-                                f"{cfg.registration.qc_threshold}); see the QC picture.")
+                                failure_message(reg.qc, verdict, self.ndb.template_kind))
+        if verdict.flagged and verdict.members is not None:
+            result.warnings.append(flag_warning(reg.qc, verdict.members))
 
         t = time.perf_counter()
         self.preload.wait("resolution matcher")

@@ -83,10 +83,11 @@ class Registered:
                             self.profile)
 
 
-def describe(stages: list[str], profile: str = "reference") -> str:
+def describe(stages: list[str], profile: str = "reference", site: bool = False) -> str:
     spec = PROFILES[profile]
     grid = f", estimated on a {spec.grid_mm:g} mm grid" if spec is not None else ""
-    return f"ANTs {_TYPES[_key(stages)]} ({' -> '.join(stages)}{grid}) to the spectssp 123I-IMP template"
+    target = "the normal database's site template" if site else "the spectssp 123I-IMP template"
+    return f"ANTs {_TYPES[_key(stages)]} ({' -> '.join(stages)}{grid}) to {target}"
 
 
 def _key(stages: list[str]) -> tuple[str, ...]:
@@ -129,9 +130,13 @@ def qc_correlation(warped: np.ndarray, template: np.ndarray, mask: np.ndarray) -
 
 
 def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 2, seed: int = 1,
-             map_points: np.ndarray | None = None, profile: str = DEFAULT_PROFILE) -> Registered:
+             map_points: np.ndarray | None = None, profile: str = DEFAULT_PROFILE,
+             template: np.ndarray | None = None) -> Registered:
     """Warp ``image`` onto the atlas grid. Counts are preserved up to interpolation (the
     normalisation is only used to drive the metric).
+
+    ``template`` (atlas grid) is the fixed image and the QC reference: a normal database's site
+    template (``processor.site_template``); None: the bundled ``atlas.template``.
 
     ``map_points`` (N, 3) LPS mm in atlas space are carried into the study's world space with
     the same transforms (for landmark checks of registration accuracy). ``profile`` names an
@@ -147,7 +152,8 @@ def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 
     # Light smoothing takes the edge off Poisson noise so the metric follows anatomy.
     moving_n = ants.smooth_image(moving, PRESMOOTH_MM, sigma_in_physical_coordinates=True)
     moving_n = moving_n.new_image_like(intensity_normalise(moving_n.numpy()))
-    fixed = atlas_to_ants(atlas, intensity_normalise(atlas.template))
+    template = atlas.template if template is None else template
+    fixed = atlas_to_ants(atlas, intensity_normalise(template))
     spec = PROFILES[profile]
     temp: list[str] = []
     try:
@@ -160,7 +166,7 @@ def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 
             forward = reg["fwdtransforms"]
         else:
             forward = _estimate_coarse(fixed, moving_n, stages, spec, seed, temp)
-        return _finish(forward, fixed, moving, atlas, stages, map_points, profile)
+        return _finish(forward, fixed, moving, atlas, stages, map_points, profile, template)
     finally:
         for path in temp:
             try:
@@ -199,7 +205,7 @@ def _estimate_coarse(fixed, moving_n, stages: list[str], spec: Profile, seed: in
 
 
 def _finish(forward: list[str], fixed, moving, atlas: Atlas, stages: list[str], map_points,
-            profile: str) -> Registered:
+            profile: str, template: np.ndarray) -> Registered:
     import ants  # deferred: 2.3 s, paid at the first registration, not by importing the pipeline
     warped = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=forward, interpolator="linear")
     vol = np.clip(warped.numpy().astype(np.float32), 0, None)
@@ -209,12 +215,13 @@ def _finish(forward: list[str], fixed, moving, atlas: Atlas, stages: list[str], 
         affine_only = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=forward[-1:],
                                             interpolator="linear")
         linear = np.clip(affine_only.numpy().astype(np.float32), 0, None)
-    qc = qc_correlation(intensity_normalise(vol), atlas.template, atlas.brain)
+    qc = qc_correlation(intensity_normalise(vol), template, atlas.brain)
     mapped = None
     if map_points is not None:
         pts = pd.DataFrame(np.asarray(map_points, dtype=np.float64), columns=["x", "y", "z"])
         # Points travel opposite to images: the forward transforms take fixed-space points
         # to the moving image's space.
         mapped = ants.apply_transforms_to_points(3, pts, forward).to_numpy()
-    log.debug("registration %s: qc r=%.3f", describe(stages, profile), qc)
-    return Registered(vol, qc, describe(stages, profile), mapped, linear, profile)
+    text = describe(stages, profile, site=template is not atlas.template)
+    log.debug("registration %s: qc r=%.3f", text, qc)
+    return Registered(vol, qc, text, mapped, linear, profile)

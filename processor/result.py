@@ -46,15 +46,31 @@ class ResultError:
 
 
 @dataclass(frozen=True)
+class QCMembers:
+    """Where a study's QC value stands among the normal database's members (same template)."""
+
+    n: int
+    min: float
+    max: float
+    percentile: float          # % of members whose QC is at or below the study's
+    warn_below: float          # members' minimum minus registration.qc_warn_margin
+    reject_below: float        # the larger of registration.qc_floor and min minus qc_reject_margin
+
+
+@dataclass(frozen=True)
 class Registration:
     """The registration stage's part: transform, QC correlation and whether it passed."""
 
     transform: str
     qc: float
     passed: bool
-    qc_threshold: float
+    qc_threshold: float               # the value QC had to reach (relative rule: qc_members.reject_below)
     profile: str                      # registration.profile: spect (default) or reference
-    qc_image: str | None = field(default=None, metadata=OMIT_NONE)   # only when QC failed
+    qc_image: str | None = field(default=None, metadata=OMIT_NONE)   # when QC failed or was flagged
+    template: str = "bundled"         # site: the normal database's own template; bundled: the atlas's
+    # The members' QC distribution the study was judged against; absent under the absolute rule
+    # (a database that does not record its members' QC against this template).
+    qc_members: QCMembers | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from processor.cli.common import existing_inputs
 from processor.config import load_config
 from processor.intake import intake_options, load_series, normalise_tracer
 from processor.registration import register
+from processor.site_template import build_template
 from spectssp.errors import ErrorCode, SpectSSPError
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,20 @@ def run(args: argparse.Namespace) -> int:
     atlas = load_atlas()
     builder = NormalDatabaseBuilder(atlas, cfg.ssp.depth_mm, tracer,
                                     resolution_fwhm_mm=cfg.ssp.resolution_fwhm_mm)
+    rc = cfg.registration
+    register_kw = dict(stages=rc.stages, threads=rc.threads, seed=rc.seed, profile=rc.profile)
+    rounds = rc.site_template_rounds if args.template_rounds is None else args.template_rounds
+    symmetric = bool(args.symmetric_template or rc.site_template_symmetric)
+    template, template_meta = _site_template(ok, atlas, rounds, symmetric, rc.qc_floor, register_kw)
+    # Members of a database with a site template are judged against it at the gross-failure
+    # floor (their spread is what patients are then judged against); without one, as before.
+    threshold = rc.qc_threshold if template is None else rc.qc_floor
     failed = 0
-    for s in tqdm(ok, desc="normal studies", unit="study"):
+    for s in tqdm(ok, desc="normal studies" if template is None else "normal studies, site template", unit="study"):
         try:
-            reg = register(s.image, atlas, cfg.registration.stages, cfg.registration.threads, cfg.registration.seed,
-                           profile=cfg.registration.profile)
-            if reg.qc < cfg.registration.qc_threshold:
-                raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"QC r={reg.qc:.3f} below {cfg.registration.qc_threshold}")
+            reg = register(s.image, atlas, template=template, **register_kw)
+            if reg.qc < threshold:
+                raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"QC r={reg.qc:.3f} below {threshold}")
             # no patient ID: databases are shared and bundled; UID and age are enough
             builder.add(reg.volume, {"series_uid": s.series_uid, "age": _age_years(s.header), "qc": round(reg.qc, 4)},
                         estimate_on=reg.linear_volume)
@@ -65,16 +73,41 @@ def run(args: argparse.Namespace) -> int:
         raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"{failed} of {len(ok)} series failed registration or its "
                             f"quality control (--strict); no database written to {str(args.out)!r}.")
     try:
-        ndb = builder.build(note=args.note)
+        ndb = builder.build(note=args.note, template=template, template_meta=template_meta,
+                            member_qc_template="bundled" if template is None else "site")
     except ValueError as exc:
         raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc) + ".") from None
     try:
         ndb.save(args.out)
     except OSError as exc:
         raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write {str(args.out)!r}: {exc.strerror or exc}.") from None
-    print(f"normal database {args.out}: {ndb.n} members, tracer {tracer}, "
-          f"{len(rejected) + failed} series left out")
+    qc = [m["qc"] for m in ndb.meta["members"]]
+    site = "bundled template" if template is None else f"site template ({rounds} rounds{', symmetric' if symmetric else ''})"
+    print(f"normal database {args.out}: {ndb.n} members, tracer {tracer}, registered to the {site}, "
+          f"members' QC r {min(qc):.3f}-{max(qc):.3f}, {len(rejected) + failed} series left out")
     return 0 if not (rejected or failed) else 1
+
+
+def _site_template(ok: list, atlas, rounds: int, symmetric: bool, floor: float,
+                   register_kw: dict) -> tuple:
+    """The site template and its metadata, or (None, None) for ``rounds`` 0 or too few series."""
+    if rounds == 0 or len(ok) < 3:   # fewer than 3 makes no database anyway: the build says so
+        return None, None
+
+    averaged: list[int] = []
+
+    def report(r: int, used: int, total: int) -> None:
+        averaged.append(used)
+        print(f"site template round {r}/{rounds}: averaged {used} of {total} series (QC r >= {floor})")
+
+    try:
+        template = build_template([s.image for s in ok], atlas, rounds, symmetric=symmetric, floor=floor,
+                                  register_kw=register_kw, report=report)
+    except ValueError as exc:
+        raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"cannot make a site template: {exc} "
+                            f"(QC floor registration.qc_floor = {floor}).") from None
+    return template, {"rounds": rounds, "symmetric": symmetric, "series": len(ok), "averaged": averaged[-1],
+                      "qc_floor": floor}
 
 
 def _short_hash(path) -> str:

@@ -33,6 +33,13 @@ def run(args: argparse.Namespace) -> int:
         est = [mm["estimated_fwhm_mm"] for mm in m.get("members", []) if "estimated_fwhm_mm" in mm]
         span = f"; members estimated {min(est):.1f}-{max(est):.1f} mm" if est else ""
         print(f"resolution:  harmonised to {ndb.resolution_fwhm_mm:g} mm FWHM{span}")
+    t = m.get("template") if ndb.template is not None else None
+    site = (f"site ({t.get('rounds')} rounds{', symmetric' if t.get('symmetric') else ''}, "
+            f"{t.get('averaged')} series averaged)" if isinstance(t, dict) else "site" if t is not None else "bundled")
+    qc = ndb.member_qc()
+    rule = (f"members' QC r {qc.min():.3f}-{qc.max():.3f} (studies judged against them)" if qc is not None
+            else "absolute threshold registration.qc_threshold (no member QC values for this template)")
+    print(f"template:    {site}; {rule}")
     if m.get("note"):
         print(f"note:        {m['note']}")
     if ndb.n < 3:

@@ -59,6 +59,13 @@ ATYPICAL = _local("ATYPICAL", "Atypical for this normal database")
 REG_QC = _local("REG_QC", "Registration QC score")
 REG_PASSED = _local("REG_QC_PASS", "Registration QC passed")
 REG_GROUP = _local("REG", "Registration to template")
+# Where the QC score stands among the normal database's members (code meanings <= 64 characters)
+REG_QC_MEMBERS = {
+    "min": _local("REG_QC_NDB_MIN", "Registration QC score, normal database minimum"),
+    "max": _local("REG_QC_NDB_MAX", "Registration QC score, normal database maximum"),
+    "percentile": _local("REG_QC_NDB_PCT", "Registration QC score percentile in normal database"),
+    "reject_below": _local("REG_QC_REJECT", "Registration QC score rejected below"),
+}
 FWHM_ESTIMATED = _local("FWHM_EST", "Estimated effective resolution (FWHM)")
 FWHM_HARMONISED = _local("FWHM_TARGET", "Harmonised resolution (FWHM) of the statistics")
 REGION_GROUP = _local("VOI_Z", "Regional 3D-SSP Z-score statistics")
@@ -233,11 +240,18 @@ def _registration_group(result: dict[str, Any], software_version: str, warnings:
     reg = result.get("registration") or {}
     if not reg:
         return []
-    params = [f"transform: {reg['transform']}"] if reg.get("transform") else None
+    params = [f"transform: {reg['transform']}"] if reg.get("transform") else []
+    if reg.get("template") in ("site", "bundled"):
+        params.append(f"template: {reg['template']}")
     algorithm = hd.sr.AlgorithmIdentification(
-        name=f"{SOFTWARE_NAME} registration", version=str(software_version)[:64], parameters=params)
+        name=f"{SOFTWARE_NAME} registration", version=str(software_version)[:64], parameters=params or None)
     qc = _number(reg.get("qc"), "registration QC", warnings)
     measurements = [hd.sr.Measurement(name=REG_QC, value=qc, unit=_NO_UNIT)] if qc is not None else []
+    members = reg.get("qc_members") if isinstance(reg.get("qc_members"), dict) else {}
+    for key, code in REG_QC_MEMBERS.items():   # where the QC value stands among the members
+        v = _number(members.get(key), f"registration QC members' {key}", warnings) if key in members else None
+        if v is not None:
+            measurements.append(hd.sr.Measurement(name=code, value=v, unit=_PERCENT if key == "percentile" else _NO_UNIT))
     res = result.get("resolution") or {}
     for code, key in ((FWHM_ESTIMATED, "estimated_fwhm_mm"), (FWHM_HARMONISED, "target_fwhm_mm")):
         mm = _number(res.get(key), f"resolution {key}", warnings) if key in res else None

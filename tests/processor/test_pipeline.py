@@ -162,6 +162,9 @@ def test_registration_qc_failure_is_rejected_with_picture(tmp_path):
     assert r["registration"]["passed"] is False
     assert Path(r["registration"]["qc_image"]).is_file()
     assert r["outputs"] == []
+    # the bundled database has no site template and no member QC distribution: as before
+    assert r["registration"]["template"] == "bundled" and "qc_members" not in r["registration"]
+    assert r["registration"]["qc_threshold"] == 0.85 and "< 0.85" in r["error"]["message"]
 
 
 def test_unwritable_output_fails_cleanly(tmp_path, capsys):

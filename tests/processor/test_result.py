@@ -42,7 +42,7 @@ def test_an_ok_result_serialises_to_the_contract(tmp_path):
     assert list(d) == [*CONTRACT_ORDER, "statistics_reference", "tracer"]
     assert d["status"] == "ok" and d["error"] is None and d["inputs"] == ["/in/a.dcm"]
     assert d["registration"] == {"transform": "ANTs SyNRA", "qc": 0.93, "passed": True, "qc_threshold": 0.5,
-                                 "profile": "spect"}
+                                 "profile": "spect", "template": "bundled"}   # template: additive (issue 15)
     assert d["regions"]["parietal_L"] == {"mean_z": 2.1, "extent_pct": 40.5}
     assert d["indices"] == {"severity": 1.8, "extent": 35.0, "ratio": 2.4, "ciscore": 0.12}
     assert d["resolution"] == {"estimated_fwhm_mm": 13.1, "kernel_fwhm_mm": 10.2, "target_fwhm_mm": 16.0}

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from processor.cli.common import add_config_arg
+from processor.config import MAX_TEMPLATE_ROUNDS
 
 HELP = """\
 Build a normal database from a site's own normal studies (the paper used 28), or show one.
@@ -18,6 +19,11 @@ Each series goes through intake and registration like a patient study, is harmon
 ssp.resolution_fwhm_mm (config.yaml), and its 3D-SSP values and reference-region means are
 stored, with the registered volume (for retraining and for leave-one-out maps). All members
 must have the same tracer. Patients are then processed at the database's resolution.
+
+A site registration template is made from the members first (registration.site_template_rounds
+rounds of register-and-average, starting from the bundled template; 0: none) and stored in the
+database: patients processed against it are registered to it, and their registration QC is
+judged against the members' QC values (docs/registration.md).
 """
 
 
@@ -32,6 +38,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true",
                    help="fail, writing nothing, if any input series is rejected or fails registration QC")
     b.add_argument("--note", default="", help="free text stored in the database (e.g. how members were chosen)")
+    b.add_argument("--template-rounds", type=int, choices=range(0, MAX_TEMPLATE_ROUNDS + 1), default=None,
+                   metavar="N", help="rounds of register-and-average for the site registration template "
+                   f"(0-{MAX_TEMPLATE_ROUNDS}; 0: none, the bundled template; default: "
+                   "registration.site_template_rounds)")
+    b.add_argument("--symmetric-template", action="store_true",
+                   help="average the site template with its left-right mirror (default: "
+                   "registration.site_template_symmetric)")
     add_config_arg(b)
     b.set_defaults(command_module="normaldb_build")
     i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database; without FILE, "

@@ -1,0 +1,68 @@
+"""Registration QC judged against the normal database's own members.
+
+A phantom-made template correlates less with real perfusion than with our phantoms (issue 15:
+real-pattern normals at r = 0.85-0.90 against a fixed threshold of 0.85), so a fixed r says
+more about the template than about the registration. When the database records its members'
+QC values against the template a study is registered to, the study is judged against that
+distribution: flagged below the members' minimum minus ``qc_warn_margin``, rejected below the
+minimum minus ``qc_reject_margin``, and always rejected below ``qc_floor`` (flips, truncation,
+objects that are not a brain; measured in docs/registration.md). Without such a distribution,
+``qc_threshold`` is the absolute threshold, as before.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from processor.result import QCMembers
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What QC decided: the threshold that applied, pass/flag, and the members' distribution."""
+
+    threshold: float
+    passed: bool
+    flagged: bool                 # passed, but below the members' range by more than the warn margin
+    members: QCMembers | None     # None: the absolute rule (no member distribution)
+
+
+def judge(qc: float, member_qc: np.ndarray | None, *, absolute: float, floor: float, warn_margin: float,
+          reject_margin: float) -> Verdict:
+    """The QC rule; ``member_qc`` None or empty: ``absolute`` alone (today's behaviour)."""
+    if member_qc is None or len(member_qc) == 0:
+        return Verdict(absolute, bool(qc >= absolute), False, None)
+    from scipy.stats import percentileofscore  # deferred: scipy.stats costs start-up, QC runs after ANTs
+
+    values = np.asarray(member_qc, dtype=np.float64)
+    lo, hi = float(values.min()), float(values.max())
+    warn_below = lo - warn_margin
+    reject_below = max(floor, lo - reject_margin)
+    passed = bool(qc >= reject_below)
+    members = QCMembers(int(values.size), round(lo, 4), round(hi, 4),
+                        round(float(percentileofscore(values, qc, kind="weak")), 1),
+                        round(warn_below, 4), round(reject_below, 4))
+    return Verdict(reject_below, passed, passed and qc < warn_below, members)
+
+
+def standing(qc: float, members: QCMembers) -> str:
+    """Where ``qc`` stands among the members, in words (warnings, rejections, the SR)."""
+    return (f"r = {qc:.3f}; the normal database's {members.n} members {members.min:.3f}-{members.max:.3f}, "
+            f"percentile {members.percentile:g}")
+
+
+def flag_warning(qc: float, members: QCMembers) -> str:
+    """The result.json warning of a flagged study."""
+    return (f"registration QC is below the normal database members' range ({standing(qc, members)}; flagged "
+            f"below {members.warn_below:.3f}): check the registration picture before trusting the statistics")
+
+
+def failure_message(qc: float, verdict: Verdict, template: str) -> str:
+    """The REGISTRATION_FAILED sentence, for either rule."""
+    what = "the normal database's site template" if template == "site" else "the template"
+    if verdict.members is None:
+        return (f"registration to {what} failed quality control (r = {qc:.2f} < {verdict.threshold}); "
+                "see the QC picture.")
+    return (f"registration to {what} failed quality control ({standing(qc, verdict.members)}; rejected below "
+            f"{verdict.threshold:.3f}); see the QC picture.")

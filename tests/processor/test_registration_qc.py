@@ -1,0 +1,154 @@
+"""Registration QC relative to the normal database's members, and the site template's parts
+(pure functions, synthetic values: fast)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from atlas import load_atlas
+from atlas.load import BUNDLED_NORMAL_DATABASE
+from atlas.normaldb import REFERENCES, NormalDatabase
+from processor.config import defaults
+from processor.registration_qc import failure_message, flag_warning, judge
+from processor.site_template import Average, as_stored, mirror_lr
+
+RULE = dict(absolute=0.85, floor=0.6, warn_margin=0.02, reject_margin=0.08)
+MEMBERS = np.array([0.90, 0.88, 0.93, 0.95])
+
+
+def test_without_members_the_absolute_threshold_decides_as_before():
+    for qc, passed in ((0.851, True), (0.85, True), (0.849, False), (0.3, False)):
+        v = judge(qc, None, **RULE)
+        assert (v.threshold, v.passed, v.flagged, v.members) == (0.85, passed, False, None)
+    assert judge(0.9, np.array([]), **RULE).members is None
+
+
+@pytest.mark.parametrize("qc,passed,flagged", [
+    (0.97, True, False),     # above the members' range
+    (0.91, True, False),     # inside it
+    (0.865, True, False),    # below the minimum 0.88 but within the warn margin 0.02
+    (0.855, True, True),     # below min - 0.02: flagged
+    (0.80, True, True),      # exactly min - 0.08: still passes, flagged
+    (0.799, False, False),   # below min - 0.08: rejected
+    (0.5, False, False),
+])
+def test_relative_rule_flags_and_rejects_at_the_members_minimum_minus_the_margins(qc, passed, flagged):
+    v = judge(qc, MEMBERS, **RULE)
+    assert (v.passed, v.flagged) == (passed, flagged)
+    assert v.threshold == pytest.approx(0.80)
+    m = v.members
+    assert (m.n, m.min, m.max, m.warn_below, m.reject_below) == (4, 0.88, 0.95, 0.86, 0.8)
+
+
+def test_relative_rule_is_looser_than_the_absolute_threshold_for_a_site_whose_normals_correlate_less():
+    """Issue 15: real normals at r 0.85-0.90 against a fixed 0.85; against its own members' range,
+    a study at 0.83 passes (flagged), where the absolute rule rejected it."""
+    members = np.array([0.86, 0.87, 0.89, 0.90])
+    assert not judge(0.83, None, **RULE).passed
+    v = judge(0.83, members, **RULE)
+    assert v.passed and v.flagged
+
+
+def test_the_floor_rejects_gross_failures_whatever_the_members():
+    low = np.array([0.55, 0.6, 0.7])
+    v = judge(0.58, low, **RULE)
+    assert not v.passed and v.threshold == 0.6 and v.members.reject_below == 0.6
+    assert judge(0.61, low, **RULE).passed
+
+
+def test_percentile_is_the_share_of_members_at_or_below_the_study():
+    assert judge(0.92, MEMBERS, **RULE).members.percentile == 50.0
+    assert judge(0.95, MEMBERS, **RULE).members.percentile == 100.0
+    assert judge(0.5, MEMBERS, **RULE).members.percentile == 0.0
+
+
+def test_messages_say_where_the_value_stands():
+    v = judge(0.855, MEMBERS, **RULE)
+    text = flag_warning(0.855, v.members)
+    assert "0.855" in text and "4 members 0.880-0.950" in text and "0.860" in text
+    bad = judge(0.7, MEMBERS, **RULE)
+    text = failure_message(0.7, bad, "site")
+    assert "site template" in text and "rejected below 0.800" in text and "0.700" in text
+    absolute = judge(0.7, None, **RULE)
+    assert failure_message(0.7, absolute, "bundled") == ("registration to the template failed quality control "
+                                                         "(r = 0.70 < 0.85); see the QC picture.")
+
+
+def test_default_margins_and_floor_are_consistent():
+    r = defaults().registration
+    assert 0 < r.qc_warn_margin <= r.qc_reject_margin and r.qc_floor < r.qc_threshold
+    assert r.site_template_rounds == 2 and r.site_template_symmetric is False
+
+
+# -- the site template's parts ---------------------------------------------------------------
+def test_mirror_is_left_right_about_the_midline():
+    atlas = load_atlas()
+    x = atlas.world_mm(np.argwhere(np.ones(atlas.shape, bool))[:: 997].astype(float))[:, 0]
+    assert abs(x.min() + x.max()) < 1e-6   # the grid is symmetric about x = 0
+    vol = np.zeros(atlas.shape, np.float32)
+    vol[10, 50, 40] = 1.0
+    m = mirror_lr(vol, atlas)
+    (i, j, k), = np.argwhere(m > 0)
+    ras = atlas.world_mm(np.array([[10, 50, 40], [i, j, k]], float))
+    np.testing.assert_allclose(ras[1], ras[0] * [-1, 1, 1])
+
+
+def test_average_normalises_each_member_and_symmetrises_when_asked():
+    atlas = load_atlas()
+    rng = np.random.default_rng(1)
+    a = Average()
+    base = atlas.template
+    for scale in (1.0, 3.0, 0.5):   # intensity scale must not weigh a member
+        a.add(base * scale * (1 + 0.01 * rng.standard_normal(base.shape)).astype(np.float32))
+    t = a.template(atlas, symmetric=False)
+    assert t.dtype == np.float32 and t.shape == atlas.shape
+    assert np.corrcoef(t[atlas.brain], base[atlas.brain])[0, 1] > 0.99
+    np.testing.assert_array_equal(t, as_stored(t))   # what the .ndb stores and processing reads back
+    s = a.template(atlas, symmetric=True)
+    np.testing.assert_allclose(s, mirror_lr(s, atlas), atol=1e-3)
+    with pytest.raises(ValueError, match="no member"):
+        Average().template(atlas, symmetric=False)
+
+
+# -- the .ndb: template stored and loaded, old files unchanged --------------------------------
+def _db(template=None, member_qc_template=None, n=4):
+    rng = np.random.default_rng(0)
+    meta = {"tracer": "123I-IMP", "depth_mm": 13.5,
+            "members": [{"series_uid": f"1.2.{i}", "qc": 0.9 + 0.01 * i} for i in range(n)]}
+    if member_qc_template:
+        meta["member_qc_template"] = member_qc_template
+    return NormalDatabase(rng.uniform(90, 110, (n, 30)).astype(np.float32),
+                          rng.uniform(60, 90, (n, len(REFERENCES))).astype(np.float32), None, meta,
+                          template=template)
+
+
+def test_site_template_round_trips_through_the_file(tmp_path):
+    atlas = load_atlas()
+    t = as_stored(atlas.template * 1.3)
+    _db(t, "site").save(tmp_path / "s.ndb")
+    back = NormalDatabase.load(tmp_path / "s.ndb", volumes=False)
+    np.testing.assert_array_equal(back.template, t)
+    assert back.template_kind == "site"
+    np.testing.assert_allclose(back.member_qc(), [0.9, 0.91, 0.92, 0.93])
+    assert back.without(0).template is back.template
+
+
+def test_member_qc_only_against_the_template_in_use(tmp_path):
+    assert _db(None, None).member_qc() is None                    # older databases: absolute rule
+    assert _db(None, "site").member_qc() is None                  # measured against another template
+    assert _db(None, "bundled").member_qc() is not None
+    db = _db(None, "bundled")
+    db.meta["members"][1]["qc"] = None                            # one member without a value: none
+    assert db.member_qc() is None
+
+
+def test_a_bad_template_is_a_readable_error(tmp_path):
+    t = np.full((4, 4, 4), np.nan, np.float32)
+    _db(t, "site").save(tmp_path / "bad.ndb")
+    with pytest.raises(ValueError, match="not a readable spectssp normal database.*site template"):
+        NormalDatabase.load(tmp_path / "bad.ndb")
+
+
+def test_the_bundled_database_has_no_template_and_keeps_the_absolute_rule():
+    db = NormalDatabase.load(BUNDLED_NORMAL_DATABASE, volumes=False)
+    assert db.template is None and db.template_kind == "bundled" and db.member_qc() is None
