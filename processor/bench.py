@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     from atlas.load import load_atlas
     from processor.config import load_config
     from processor.phantom import make_study, write_study
-    from processor.pipeline import Pipeline
+    from processor.pipeline import single_pipeline
     from spectssp.core.ssp import extract_ssp, reference_means
 
     cfg = load_config(args.config)
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             errors[profile] += err.tolist()
             qcs[profile].append(qc)
 
-    pipeline = Pipeline(cfg, background=False)
+    pipeline = single_pipeline(cfg, "bench", background=False)
     # One untimed study first: the first inference and first writes pay one-off warm-up costs
     # (torch, fonts) that would otherwise land on whichever profile runs first.
     pipeline.process_paths([folders[0]], args.out / "results" / "warm-up")

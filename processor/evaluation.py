@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from models import CLASSES
 from models.evaluate import SetPredictions, phantom_variant
-from processor.pipeline import Pipeline
+from processor.pipeline import single_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class _Recorder:
 def pipeline_set(cfg, studies: list[tuple[str, Path]], work_dir: Path, progress: bool = True, name: str = "test",
                  ) -> tuple[SetPredictions, list[tuple[str, str, Any]]]:
     """Run every study through the product pipeline; returns the test set ``name`` and its predictions."""
-    pipe = Pipeline(cfg)
+    pipe = single_pipeline(cfg, "evaluate")
     if pipe.classifier is None:
         raise ValueError("the configuration has no model")
     rec = _Recorder(pipe.classifier)

@@ -327,6 +327,17 @@ def _exclude_outputs(paths: list[Path], out_root: Path) -> list[Path]:
     return [f for f in find_files(paths) if not f.resolve().is_relative_to(out)]
 
 
+def single_pipeline(cfg: Section, command: str, background: bool = True) -> Pipeline:
+    """The one-database :class:`Pipeline` of a command that measures one database and model
+    (demo, bench, evaluate): with ``normal_databases:`` configured it would otherwise use
+    ``normal_database`` silently, so that is an error naming what to do."""
+    if cfg.normal_databases:
+        raise SpectSSPError(ErrorCode.CONFIG_INVALID, f"'spectssp {command}' uses one normal database, but the "
+                            "configuration lists several under 'normal_databases'; give it a configuration with "
+                            "'normal_database' and 'model' instead.")
+    return Pipeline(cfg, background)
+
+
 def make_pipeline(cfg: Section, background: bool = True) -> Pipeline | Pipelines:
     """One :class:`Pipeline`, or :class:`Pipelines` when ``normal_databases`` lists several."""
     return Pipelines(cfg, background) if cfg.normal_databases else Pipeline(cfg, background)

@@ -6,7 +6,7 @@ import argparse
 from processor.cli.process import summary_line
 from processor.config import load_config
 from processor.phantom import SubjectOptions, make_study, write_study
-from processor.pipeline import Pipeline
+from processor.pipeline import single_pipeline
 
 DEMO_SEED = 9000
 
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         write_study(study, folder, "multiframe" if i != 1 else "slices")
         studies.append((label, folder))
     print(f"phantoms written to {phantoms}")
-    pipeline = Pipeline(cfg)
+    pipeline = single_pipeline(cfg, "demo")
     rc = 0
     for label, folder in studies:
         results = pipeline.process_paths([folder], args.out / "results")

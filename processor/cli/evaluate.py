@@ -61,6 +61,7 @@ def _config(args: argparse.Namespace):
     base["model"] = str(args.model.resolve())
     if args.normaldb is not None:
         base["normal_database"] = str(args.normaldb.resolve())
+        base["normal_databases"] = []  # --normaldb names the one database evaluated
     if args.device:
         base.setdefault("classifier", {})["device"] = args.device
     return from_dict(base, base_dir=base_dir)
