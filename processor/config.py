@@ -214,6 +214,12 @@ SCHEMA: dict[str, Any] = {
         "max_attempts": Key((int,), 0, _non_negative),  # 0 = retry forever
         "timeout_s": Key(NUM, 30.0, _positive),
     },
+    # Field-of-view coverage, checked on the atlas grid after registration (atlas/coverage.py).
+    "coverage": {
+        "enabled": Key((bool,), True),
+        "max_outside": Key(NUM, 0.25, _fraction),
+        "warn_outside": Key(NUM, 0.02, _fraction),
+    },
 }
 
 

@@ -27,6 +27,7 @@ from models import BUNDLED_MODEL_DIR
 from models.inference import card_normal_database_sha256, import_heat_method, load_classifier, verify_model
 from processor import outputs
 from processor.config import BUNDLED, Section
+from processor.coverage import judge_coverage, measure_coverage
 from processor.intake import find_files, intake_options, load_series
 from processor.preload import Preloader
 from processor.registration import register
@@ -243,6 +244,11 @@ class Pipeline:
             raise SpectSSPError(ErrorCode.REGISTRATION_FAILED,
                                 f"registration to the template failed quality control (r = {reg.qc:.2f} < "
                                 f"{cfg.registration.qc_threshold}); see the QC picture.")
+
+        if cfg.coverage.enabled and reg.fov is not None:
+            result.coverage = measure_coverage(reg.fov, self.atlas, self.analyser.references)
+            result.warnings += judge_coverage(result.coverage, self.analyser.references,
+                                              cfg.coverage.max_outside, cfg.coverage.warn_outside)
 
         t = time.perf_counter()
         self.preload.wait("resolution matcher")

@@ -117,6 +117,7 @@ class Result:
     timings_s: Timings = field(default_factory=Timings)
     software: Software = field(default_factory=Software)
     normal_database: NormalDatabaseInfo | None = None
+    coverage: dict[str, float] | None = None   # fraction inside the field of view per part/region
 
     def __post_init__(self) -> None:
         self.inputs = [str(p) for p in self.inputs]
@@ -160,6 +161,8 @@ class Result:
         }
         if stats is not None:
             out["statistics_reference"] = stats.statistics_reference
+        if self.coverage is not None:   # additive: only once the coverage check has run
+            out["coverage"] = dict(self.coverage)
         return out
 
 

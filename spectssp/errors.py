@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     TRACER_NOT_COVERED = "tracer_not_covered"
     INCOMPLETE_SERIES = "incomplete_series"
     REGISTRATION_FAILED = "registration_failed"    # the study does not register: about the input
+    INCOMPLETE_COVERAGE = "incomplete_coverage"    # the field of view misses a part of the brain
     # Processing: failures
     NORMAL_DB_MISMATCH = "normal_db_mismatch"
     MODEL_ERROR = "model_error"
@@ -55,6 +56,7 @@ _REJECTIONS = frozenset({
     ErrorCode.UNSUPPORTED_SOP_CLASS, ErrorCode.UNSUPPORTED_IMAGE, ErrorCode.PLANAR,
     ErrorCode.INCONSISTENT_GEOMETRY, ErrorCode.DEGENERATE_COUNTS, ErrorCode.IMPLAUSIBLE_SIZE,
     ErrorCode.TRACER_NOT_COVERED, ErrorCode.INCOMPLETE_SERIES, ErrorCode.REGISTRATION_FAILED,
+    ErrorCode.INCOMPLETE_COVERAGE,
 })
 
 
