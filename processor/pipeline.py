@@ -30,6 +30,7 @@ from processor.config import BUNDLED, Section
 from processor.coverage import judge_coverage, measure_coverage
 from processor.intake import find_files, intake_options, load_series
 from processor.preload import Preloader
+from processor.provenance import check_provenance
 from processor.registration import register
 from processor.result import NormalDatabaseInfo, Result, ResultError, Status
 from spectssp.clock import PartClock
@@ -104,6 +105,7 @@ class Pipeline:
                                 f"{_fwhm_text(cfg.ssp.resolution_fwhm_mm)}; they must match: set "
                                 "ssp.resolution_fwhm_mm to the database's value or rebuild the database with "
                                 "'spectssp normaldb build'.")
+        check_provenance(self.ndb, cfg, ndb_path.name)   # registration stages, software version
         self.ndb_path = ndb_path
         self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,
                                     cfg.classifier.reference)

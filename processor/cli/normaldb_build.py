@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     tracer = args.tracer or (tracers.pop() if tracers else "unknown")
     atlas = load_atlas()
     builder = NormalDatabaseBuilder(atlas, cfg.ssp.depth_mm, tracer,
-                                    resolution_fwhm_mm=cfg.ssp.resolution_fwhm_mm)
+                                    resolution_fwhm_mm=cfg.ssp.resolution_fwhm_mm,
+                                    registration_stages=cfg.registration.stages,
+                                    registration_profile=cfg.registration.profile)
     failed = 0
     for s in tqdm(ok, desc="normal studies", unit="study"):
         try:
