@@ -290,7 +290,7 @@ class Pipeline:
             result.outputs = outputs.write_all(
                 staging, s, ssp, prediction, result, self.atlas, cfg,
                 ndb_label=f"normal DB: {self.ndb.tracer}, N={self.ndb.n}",
-                model_sha=getattr(self.classifier, "card_sha256", None), clock=clock)
+                model_sha=getattr(self.classifier, "card_sha256", None), clock=clock, ndb_sha=self.ndb.sha256())
         except OSError as exc:
             raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings.write = round(time.perf_counter() - t, 3)
