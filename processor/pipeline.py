@@ -28,7 +28,7 @@ from models.inference import card_normal_database_sha256, import_heat_method, lo
 from processor import outputs
 from processor.config import BUNDLED, Section
 from processor.coverage import judge_coverage, measure_coverage
-from processor.intake import find_files, intake_options, load_series
+from processor.intake import find_files, intake_options, scan_series
 from processor.preload import Preloader
 from processor.provenance import check_provenance
 from processor.registration import register
@@ -167,21 +167,20 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------
     def intake(self, paths: list[Path]):
-        return load_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.ndb.tracer)
+        """Headers of every file now; each series' pixels as the iteration reaches it."""
+        return scan_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.ndb.tracer)
 
     def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
         """Every series found in ``paths``, each into its result folder under ``out_root``. The
         results come back in their result.json form (:meth:`Result.as_dict`): what callers read
         (CLI, daemon workers through a pipe, evaluation) is exactly what was written."""
-        t0 = time.perf_counter()
         series = self.intake(_exclude_outputs(paths, out_root))
-        read_s = (time.perf_counter() - t0) / max(len(series), 1)
         results = []
         it = series
         if progress and len(series) > 1:
             it = tqdm(series, desc="series", unit="series")
-        for s in it:
-            results.append(self.process_series(s, out_root, read_s))
+        for s in it:   # one volume in memory at a time: each is dropped once its result is written
+            results.append(self.process_series(s, out_root, s.read_s))
         return results
 
     def process_series(self, s, out_root: Path, read_s: float = 0.0) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class SeriesIntake:
     tracer: str | None = None                           # normalised (IMP, HMPAO, ECD, ...) or None
     tracer_text: str | None = None                      # as written in the header
     layout: Literal["multiframe", "slices"] | None = None
+    read_s: float = 0.0                                 # reading it: its pixels plus its share of the headers
 
     @property
     def ok(self) -> bool:
