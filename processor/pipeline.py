@@ -1,6 +1,6 @@
 """The pipeline: the only place where the order of stages is written.
 
-intake -> registration (+QC) -> 3D-SSP statistics -> classification -> outputs -> result.json
+intake -> registration (+QC, field-of-view coverage) -> 3D-SSP statistics -> classification -> outputs -> result.json
 
 Each series gets one result folder, written in a staging folder and published by rename, so a
 crash never leaves half an output. Every input file is accounted for in exactly one result.
