@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stamp-install
 APT_PACKAGES := dcmtk dicom3tools orthanc orthanc-python chromium chromium-driver
 APT_STAMP := $(VENV)/.stamp-apt
 
-.PHONY: setup system-tools test test-fast demo bench bench-daemon clean help
+.PHONY: setup system-tools test test-fast demo bench bench-daemon clean help bench-intake
 
 help:
 	@echo "make demo   - set up, then process NC/AD/DLB phantom studies with the bundled defaults"
@@ -62,3 +62,6 @@ bench-daemon: setup
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .pytest_cache
+
+bench-intake: setup
+	$(PY) -m processor.bench_intake --series 200 --out bench-out

@@ -4,7 +4,9 @@ One ``.ndb`` file (a NumPy ``.npz``) holds, for N normal members: the raw SSP (N
 member's reference means (N, R), and its registered brain volume (float16, inside the brain
 mask, scaled to its whole-brain mean), so the database alone is enough to recompute
 leave-one-out Z maps and to simulate disease for training (the paper's protocol). Metadata:
-tracer, N, age range, atlas hash, SSP depth, software version, member series UIDs.
+tracer, N, age range, atlas hash, SSP depth, harmonised resolution, registration stages and
+profile, software version, member series UIDs (what its Z maps depend on is checked against
+the configuration at start-up: processor/provenance.py).
 
 A database built with a site template (``spectssp normaldb build --template-rounds``) also holds
 that registration template (float16 on the atlas grid, array ``template``; meta ``template``:
@@ -97,6 +99,9 @@ class NormalDatabase:
                     v = meta.get(key)
                     if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0):
                         raise ValueError(f"bad {key} {v!r}")
+                stages = meta.get("registration_stages")
+                if stages is not None and (not isinstance(stages, list) or not all(isinstance(x, str) for x in stages)):
+                    raise ValueError(f"bad registration_stages {stages!r}")
                 if (not isinstance(refs, list) or not set(refs) <= set(REFERENCES) or raw.ndim != 2
                         or means.shape != (raw.shape[0], len(refs)) or not np.all(np.isfinite(means))
                         or not np.all(means > 0) or not np.all(np.isfinite(raw))):
@@ -115,6 +120,12 @@ class NormalDatabase:
         """The effective resolution every member was harmonised to (None: not harmonised)."""
         v = self.meta.get("resolution_fwhm_mm")
         return None if v is None else float(v)
+
+    @property
+    def registration_stages(self) -> list[str] | None:
+        """The registration stages its members went through (None: not recorded, older builds)."""
+        v = self.meta.get("registration_stages")
+        return None if v is None else [str(x) for x in v]
 
     @property
     def volume_margin_mm(self) -> float:

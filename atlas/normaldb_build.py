@@ -17,9 +17,13 @@ class NormalDatabaseBuilder:
     first harmonised to ``resolution_fwhm_mm`` (None: members used as they are)."""
 
     def __init__(self, atlas: Atlas, depth_mm: float, tracer: str, keep_volumes: bool = True, *,
-                 resolution_fwhm_mm: float | None = None) -> None:
+                 resolution_fwhm_mm: float | None = None, registration_stages: list[str] | None = None,
+                 registration_profile: str | None = None) -> None:
         self.atlas, self.depth_mm, self.tracer, self.keep_volumes = atlas, depth_mm, tracer, keep_volumes
         self.resolution_fwhm_mm = resolution_fwhm_mm
+        # what registered the members: the pipeline must register studies the same way
+        self.registration_stages = list(registration_stages) if registration_stages is not None else None
+        self.registration_profile = registration_profile
         self.samples = atlas.samples(depth_mm)
         self.ref_idx = {r: atlas.reference_indices(r) for r in REFERENCES}
         self.volume_idx = np.flatnonzero(atlas.volume_mask(VOLUME_MARGIN_MM).ravel())
@@ -60,6 +64,10 @@ class NormalDatabaseBuilder:
             meta["template"] = dict(template_meta or {})
         if member_qc_template is not None:
             meta["member_qc_template"] = member_qc_template
+        if self.registration_stages is not None:
+            meta["registration_stages"] = self.registration_stages
+        if self.registration_profile is not None:
+            meta["registration_profile"] = self.registration_profile
         vols = np.stack(self.vols) if self.keep_volumes else None
         return NormalDatabase(np.stack(self.raw), np.array(self.means, np.float32), vols, meta, list(REFERENCES),
                               template)

@@ -255,6 +255,12 @@ SCHEMA: dict[str, Any] = {
         "show_patient_identifiers": Key((bool,), False),
         "refresh_s": Key(NUM, 10.0, _positive),
     },
+    # Field-of-view coverage, checked on the atlas grid after registration (atlas/coverage.py).
+    "coverage": {
+        "enabled": Key((bool,), True),
+        "max_outside": Key(NUM, 0.25, _fraction),
+        "warn_outside": Key(NUM, 0.02, _fraction),
+    },
 }
 
 

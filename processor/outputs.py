@@ -2,8 +2,10 @@
 Comprehensive SR, in new series of the source study.
 
 Called by the pipeline with a staging folder; file names are fixed or come from sanitised
-UIDs, never from input paths. Series UIDs derive from the source series and the kind, so a
-re-processed study lands in the same result series in PACS.
+UIDs, never from input paths. Series UIDs derive from the source series, the kind, the normal
+database's hash and the model card's hash: a study processed again with the same database and
+model lands in the same result series in PACS, one processed with another database or model in
+a new series, so a PACS never mixes two versions in one series.
 """
 from __future__ import annotations
 
@@ -41,8 +43,10 @@ def _date(header) -> str:
     return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() and d != "00000000" else ""
 
 
-def _series_uid(source_series: str | None, kind: str) -> str:
-    return generate_uid(entropy_srcs=["spectssp", __version__, source_series or "", kind])
+def _series_uid(source_series: str | None, kind: str, ndb_sha: str | None = None,
+                model_sha: str | None = None) -> str:
+    return generate_uid(entropy_srcs=["spectssp", __version__, source_series or "", kind,
+                                      f"normal database {ndb_sha or ''}", f"model {model_sha or ''}"])
 
 
 def sheets(s, ssp, atlas, cfg: Section, ndb_label: str) -> dict[str, np.ndarray]:
@@ -87,7 +91,7 @@ def atypical_warning(atypical) -> str | None:
 
 def write_all(staging: Path, s, ssp, prediction, result: Result, atlas, cfg: Section,
               ndb_label: str = "", model_sha: str | None = None, clock: PartClock | None = None,
-              ) -> list[OutputEntry]:
+              ndb_sha: str | None = None) -> list[OutputEntry]:
     """Every output of one series in ``staging``; their warnings go to ``result``, the SR
     reports ``result`` as it stands (statistics and classification done). Each picture is
     rendered once: its PNG copy and its Secondary Capture get the same array."""
@@ -113,21 +117,22 @@ def write_all(staging: Path, s, ssp, prediction, result: Result, atlas, cfg: Sec
         return entries
     dicom_dir = staging / "dicom"
     records = []
-    sheet_series = _series_uid(s.series_uid, "ssp-sheet")
+    sheet_series = _series_uid(s.series_uid, "ssp-sheet", ndb_sha, model_sha)
     for n, (direction, rgb) in enumerate(pictures.items(), start=1):
         records.append(write_secondary_capture(
             s.header, rgb, kind="ssp-sheet", series_uid=sheet_series, series_number=o.series_number_sheet,
             instance_number=n, description=f"3D-SSP Z-score sheet ({direction})", out_dir=dicom_dir,
             software_version=__version__))
     records.append(write_secondary_capture(
-        s.header, panel, kind="gradcam", series_uid=_series_uid(s.series_uid, "gradcam"),
+        s.header, panel, kind="gradcam", series_uid=_series_uid(s.series_uid, "gradcam", ndb_sha, model_sha),
         series_number=o.series_number_gradcam, instance_number=1,
         description=f"CNN views with {prediction.heat_method}" if prediction is not None else "CNN views (statistics only)",
         out_dir=dicom_dir, software_version=__version__))
     clock.lap("Secondary Captures")
     records.append(write_structured_report(
-        s.header, result.as_dict(), series_uid=_series_uid(s.series_uid, "sr"), series_number=o.series_number_sr,
-        out_dir=dicom_dir, software_version=__version__, model_card_sha256=model_sha))
+        s.header, result.as_dict(), series_uid=_series_uid(s.series_uid, "sr", ndb_sha, model_sha),
+        series_number=o.series_number_sr, out_dir=dicom_dir, software_version=__version__, model_card_sha256=model_sha,
+        normal_database_sha256=ndb_sha))
     clock.lap("Structured Report")
     for rec in records:
         entries.append(rec.as_result_output())

@@ -1,6 +1,6 @@
 """The pipeline: the only place where the order of stages is written.
 
-intake -> registration (+QC) -> 3D-SSP statistics -> classification -> outputs -> result.json
+intake -> registration (+QC, field-of-view coverage) -> 3D-SSP statistics -> classification -> outputs -> result.json
 
 Each series gets one result folder, written in a staging folder and published by rename, so a
 crash never leaves half an output. Every input file is accounted for in exactly one result.
@@ -27,9 +27,11 @@ from models import BUNDLED_MODEL_DIR
 from models.inference import card_normal_database_sha256, import_heat_method, load_classifier, verify_model
 from processor import outputs
 from processor.config import BUNDLED, Section, database_entries
-from processor.intake import find_files, intake_options, load_series
+from processor.coverage import judge_coverage, measure_coverage
+from processor.intake import find_files, intake_options, scan_series
 from processor.intake.load import expected_name
 from processor.preload import Preloader
+from processor.provenance import check_provenance
 from processor.registration import register
 from processor.registration_qc import failure_message, flag_warning, judge
 from processor.result import NormalDatabaseInfo, Result, ResultError, Status
@@ -109,6 +111,7 @@ class Pipeline:
             raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} holds a site "
                                 "template on another grid than the atlas; rebuild it with 'spectssp normaldb build'.")
         self.member_qc = self.ndb.member_qc()   # None: the absolute QC threshold applies
+        check_provenance(self.ndb, cfg, ndb_path.name)   # registration stages, software version
         self.ndb_path = ndb_path
         self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,
                                     cfg.classifier.reference)
@@ -170,21 +173,20 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------
     def intake(self, paths: list[Path]):
-        return load_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.ndb.tracer)
+        """Headers of every file now; each series' pixels as the iteration reaches it."""
+        return scan_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.ndb.tracer)
 
     def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
         """Every series found in ``paths``, each into its result folder under ``out_root``. The
         results come back in their result.json form (:meth:`Result.as_dict`): what callers read
         (CLI, daemon workers through a pipe, evaluation) is exactly what was written."""
-        t0 = time.perf_counter()
         series = self.intake(_exclude_outputs(paths, out_root))
-        read_s = (time.perf_counter() - t0) / max(len(series), 1)
         results = []
         it = series
         if progress and len(series) > 1:
             it = tqdm(series, desc="series", unit="series")
-        for s in it:
-            results.append(self.process_series(s, out_root, read_s))
+        for s in it:   # one volume in memory at a time: each is dropped once its result is written
+            results.append(self.process_series(s, out_root, s.read_s))
         return results
 
     def process_series(self, s, out_root: Path, read_s: float = 0.0) -> dict[str, Any]:
@@ -257,6 +259,11 @@ class Pipeline:
         if verdict.flagged and verdict.members is not None:
             result.warnings.append(flag_warning(reg.qc, verdict.members))
 
+        if cfg.coverage.enabled and reg.fov is not None:
+            result.coverage = measure_coverage(reg.fov, self.atlas, self.analyser.references)
+            result.warnings += judge_coverage(result.coverage, self.analyser.references,
+                                              cfg.coverage.max_outside, cfg.coverage.warn_outside)
+
         t = time.perf_counter()
         self.preload.wait("resolution matcher")
         try:
@@ -295,7 +302,7 @@ class Pipeline:
             result.outputs = outputs.write_all(
                 staging, s, ssp, prediction, result, self.atlas, cfg,
                 ndb_label=f"normal DB: {self.ndb_info.tracer}, N={self.ndb.n}, {self.ndb_path.name}",
-                model_sha=getattr(self.classifier, "card_sha256", None), clock=clock)
+                model_sha=getattr(self.classifier, "card_sha256", None), clock=clock, ndb_sha=self.ndb.sha256())
         except OSError as exc:
             raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings.write = round(time.perf_counter() - t, 3)
@@ -386,12 +393,11 @@ class Pipelines:
         return self.members[0]
 
     def intake(self, paths: list[Path]):
-        return load_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.tracers)
+        """Headers of every file now; each series' pixels as the iteration reaches it."""
+        return scan_series(paths, **intake_options(self.cfg.intake), expected_tracer=self.tracers)
 
     def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
         """As :meth:`Pipeline.process_paths`, each series against its own database."""
-        t0 = time.perf_counter()
         series = self.intake(_exclude_outputs(paths, out_root))
-        read_s = (time.perf_counter() - t0) / max(len(series), 1)
         it = tqdm(series, desc="series", unit="series") if progress and len(series) > 1 else series
-        return [self.for_series(s).process_series(s, out_root, read_s) for s in it]
+        return [self.for_series(s).process_series(s, out_root, s.read_s) for s in it]

@@ -19,6 +19,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from atlas import Atlas
+from atlas.coverage import COVERED
 from processor.result import Registration
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,10 @@ class Registered:
     # blur is the scanner's, where the deformable warp would make a blurry scan look sharper.
     linear_volume: np.ndarray | None = None
     profile: str = DEFAULT_PROFILE             # the registration.profile that estimated it
+    # The study's field of view on the atlas grid: a ones-image on the study's grid through the
+    # same transforms (1 inside the original field of view, 0 outside), so coverage is known
+    # from geometry, never guessed from counts.
+    fov: np.ndarray | None = None
 
     def report(self, qc_threshold: float) -> Registration:
         """This registration as result.json reports it; it passes when QC reaches the threshold."""
@@ -124,7 +129,7 @@ def intensity_normalise(arr: np.ndarray) -> np.ndarray:
 def qc_correlation(warped: np.ndarray, template: np.ndarray, mask: np.ndarray) -> float:
     a = warped[mask].astype(np.float64)
     b = template[mask].astype(np.float64)
-    if a.std() == 0 or b.std() == 0:
+    if a.size < 2 or a.std() == 0 or b.std() == 0:
         return 0.0
     return float(np.corrcoef(a, b)[0, 1])
 
@@ -215,7 +220,13 @@ def _finish(forward: list[str], fixed, moving, atlas: Atlas, stages: list[str], 
         affine_only = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=forward[-1:],
                                             interpolator="linear")
         linear = np.clip(affine_only.numpy().astype(np.float32), 0, None)
-    qc = qc_correlation(intensity_normalise(vol), template, atlas.brain)
+    ones = moving.new_image_like(np.ones(moving.shape, dtype=np.float32))
+    fov = ants.apply_transforms(fixed=fixed, moving=ones, transformlist=forward, interpolator="linear",
+                                defaultvalue=0).numpy().astype(np.float32)
+    # QC where the study has data: voxels outside its field of view are zero by construction,
+    # and a cut field of view is the coverage check's to report, not a failed registration.
+    # A study that covers the whole brain gets the same QC as over the whole mask.
+    qc = qc_correlation(intensity_normalise(vol), template, atlas.brain & (fov >= COVERED))
     mapped = None
     if map_points is not None:
         pts = pd.DataFrame(np.asarray(map_points, dtype=np.float64), columns=["x", "y", "z"])
@@ -224,4 +235,4 @@ def _finish(forward: list[str], fixed, moving, atlas: Atlas, stages: list[str], 
         mapped = ants.apply_transforms_to_points(3, pts, forward).to_numpy()
     text = describe(stages, profile, site=template is not atlas.template)
     log.debug("registration %s: qc r=%.3f", text, qc)
-    return Registered(vol, qc, text, mapped, linear, profile)
+    return Registered(vol, qc, text, mapped, linear, profile, fov)

@@ -134,6 +134,7 @@ class Result:
     software: Software = field(default_factory=Software)
     normal_database: NormalDatabaseInfo | None = None
     tracer: dict[str, Any] | None = None   # {name, radionuclide, evidence}: what intake decided, from what
+    coverage: dict[str, float] | None = None   # fraction inside the field of view per part/region
 
     def __post_init__(self) -> None:
         self.inputs = [str(p) for p in self.inputs]
@@ -178,6 +179,8 @@ class Result:
         if stats is not None:
             out["statistics_reference"] = stats.statistics_reference
         out["tracer"] = _plain(self.tracer)   # additive (issue 12): last, so the earlier order holds
+        if self.coverage is not None:   # additive: only once the coverage check has run
+            out["coverage"] = dict(self.coverage)
         return out
 
 

@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     TRACER_CONFLICT = "tracer_conflict"            # the header contradicts itself (intake.tracer_conflict: reject)
     INCOMPLETE_SERIES = "incomplete_series"
     REGISTRATION_FAILED = "registration_failed"    # the study does not register: about the input
+    INCOMPLETE_COVERAGE = "incomplete_coverage"    # the field of view misses a part of the brain
     # Processing: failures
     NORMAL_DB_MISMATCH = "normal_db_mismatch"
     MODEL_ERROR = "model_error"
@@ -57,6 +58,7 @@ _REJECTIONS = frozenset({
     ErrorCode.INCONSISTENT_GEOMETRY, ErrorCode.DEGENERATE_COUNTS, ErrorCode.IMPLAUSIBLE_SIZE,
     ErrorCode.TRACER_NOT_COVERED, ErrorCode.INCOMPLETE_SERIES, ErrorCode.REGISTRATION_FAILED,
     ErrorCode.TRACER_CONFLICT,
+    ErrorCode.INCOMPLETE_COVERAGE,
 })
 
 

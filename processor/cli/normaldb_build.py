@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     tracer = args.tracer or (tracers.pop() if tracers else "unknown")
     atlas = load_atlas()
     builder = NormalDatabaseBuilder(atlas, cfg.ssp.depth_mm, tracer,
-                                    resolution_fwhm_mm=cfg.ssp.resolution_fwhm_mm)
+                                    resolution_fwhm_mm=cfg.ssp.resolution_fwhm_mm,
+                                    registration_stages=cfg.registration.stages,
+                                    registration_profile=cfg.registration.profile)
     rc = cfg.registration
     register_kw = dict(stages=rc.stages, threads=rc.threads, seed=rc.seed, profile=rc.profile)
     rounds = rc.site_template_rounds if args.template_rounds is None else args.template_rounds

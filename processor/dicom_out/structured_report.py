@@ -90,12 +90,15 @@ def write_structured_report(
     model_card_sha256: str | None,
     evidence: Sequence[Dataset] = (),
     instance_number: int = 1,
+    normal_database_sha256: str | None = None,
 ) -> OutputRecord:
     """Write the findings in ``result`` (the result.json contract) as a Comprehensive SR.
 
     ``source`` is one instance of the analysed series (patient, study and evidence);
     ``evidence`` may add the other instances of that series. Values that cannot be encoded
-    (missing, NaN) are left out and listed in the record's ``warnings``.
+    (missing, NaN) are left out and listed in the record's ``warnings``. The algorithm
+    parameters name the model card's hash and the normal database's (``normal_database_sha256``,
+    else result.json ``normal_database.sha256``): which Z maps and which classifier made it.
     """
     check_uid(series_uid, "series_uid")
     ref, warnings = sanitize_reference(source)
@@ -103,7 +106,8 @@ def write_structured_report(
         raise ValueError("source must carry valid SOPClassUID, SOPInstanceUID and "
                          "SeriesInstanceUID: the SR references it as evidence.")
     sop_uid = str(hd.UID())
-    groups = [_classification_group(result, software_version, model_card_sha256, warnings)]
+    ndb_sha = normal_database_sha256 or (result.get("normal_database") or {}).get("sha256")
+    groups = [_classification_group(result, software_version, model_card_sha256, warnings, ndb_sha)]
     groups += _registration_group(result, software_version, warnings)
     groups += _region_groups(result, warnings)
     groups += _indices_group(result, warnings)
@@ -168,7 +172,8 @@ def _tracking(identifier: str) -> hd.sr.TrackingIdentifier:
 
 
 def _classification_group(result: dict[str, Any], software_version: str,
-                          model_card_sha256: str | None, warnings: list[str]
+                          model_card_sha256: str | None, warnings: list[str],
+                          normal_database_sha256: str | None = None
                           ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     cls = result.get("classification") or {}
     label = cls.get("label")
@@ -180,6 +185,8 @@ def _classification_group(result: dict[str, Any], software_version: str,
     params = [f"software: {SOFTWARE_NAME} {software_version}"]
     if model_card_sha256:
         params.append(f"model card sha256: {model_card_sha256}")
+    if normal_database_sha256:
+        params.append(f"normal database sha256: {normal_database_sha256}")
     refs = result.get("reference_regions") or []
     if refs:
         params.append("reference regions: " + ", ".join(str(r) for r in refs))

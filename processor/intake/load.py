@@ -8,9 +8,10 @@ data -> counts. Each failure is a
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 import SimpleITK as sitk
@@ -32,26 +33,60 @@ DEFAULT_MAX_FILE_MB = 2048.0
 DEFAULT_MIN_SLICES = 16
 
 
+class SeriesScan:
+    """Every file's header read and grouped into series; each series' pixel data read only when
+    iteration reaches it, so a caller that processes and drops one series at a time holds one
+    volume, not a folder's worth (``make bench-intake`` measures the peak memory)."""
+
+    def __init__(self, n_files: int, groups: list[SeriesGroup], header_s: float, options: dict) -> None:
+        self.n_files, self.groups, self.header_s, self._options = n_files, groups, header_s, options
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __iter__(self) -> Iterator[SeriesIntake]:
+        for group in self.groups:
+            t = time.perf_counter()
+            out = assemble(group, **self._options)
+            out.read_s = time.perf_counter() - t + self.header_s / max(len(self.groups), 1)
+            yield out
+
+
+def scan_series(paths: Sequence[Path | str], *, max_voxels: int = DEFAULT_MAX_VOXELS,
+                max_file_mb: float = DEFAULT_MAX_FILE_MB, min_slices: int = DEFAULT_MIN_SLICES,
+                expected_tracer: str | Sequence[str] | None = None,
+                tracer_policy: Literal["reject", "warn"] = "reject", tracer_unstated: str = "assume",
+                tracer_conflict: str = "warn") -> SeriesScan:
+    """Headers first (no pixel data): the series of ``paths``, each read and validated as it is
+    iterated (see :class:`SeriesScan`). Arguments and errors as :func:`load_series`."""
+    t = time.perf_counter()
+    files = find_files(paths)
+    headers = [read_header(f, max_file_mb=max_file_mb) for f in files]
+    groups = group_series(headers)
+    rule = tracer_rule(expected_tracer, tracer_policy, tracer_unstated, tracer_conflict)
+    return SeriesScan(len(files), groups, time.perf_counter() - t,
+                      {"max_voxels": max_voxels, "min_slices": min_slices, "rule": rule})
+
+
 def load_series(paths: Sequence[Path | str], *, max_voxels: int = DEFAULT_MAX_VOXELS,
                 max_file_mb: float = DEFAULT_MAX_FILE_MB, min_slices: int = DEFAULT_MIN_SLICES,
                 expected_tracer: str | Sequence[str] | None = None,
                 tracer_policy: Literal["reject", "warn"] = "reject", tracer_unstated: str = "assume",
                 tracer_conflict: str = "warn") -> list[SeriesIntake]:
-    """Read every file under ``paths`` and return one result per series (or unusable file).
+    """Read every file under ``paths`` and return one result per series (or unusable file),
+    every volume in memory at once (:func:`scan_series` reads them one at a time).
 
     ``expected_tracer`` is the normal database's tracer, or the tracers of several databases;
     each accepted series records the one it matched (``SeriesIntake.tracer_match``).
     Raises :class:`SpectSSPError` (INPUT_NOT_FOUND) only when a given path does not exist;
     every problem with file content is reported in the results instead.
     """
-    files = find_files(paths)
-    headers = [read_header(f, max_file_mb=max_file_mb) for f in files]
-    rule = tracer_rule(expected_tracer, tracer_policy, tracer_unstated, tracer_conflict)
-    results = []
-    for group in group_series(headers):
-        results.append(assemble(group, max_voxels=max_voxels, min_slices=min_slices, rule=rule))
+    scan = scan_series(paths, max_voxels=max_voxels, max_file_mb=max_file_mb, min_slices=min_slices,
+                       expected_tracer=expected_tracer, tracer_policy=tracer_policy,
+                       tracer_unstated=tracer_unstated, tracer_conflict=tracer_conflict)
+    results = list(scan)
     n_ok = sum(r.ok for r in results)
-    log.info("intake: %d file(s), %d series, %d accepted", len(files), len(results), n_ok)
+    log.info("intake: %d file(s), %d series, %d accepted", scan.n_files, len(results), n_ok)
     return results
 
 

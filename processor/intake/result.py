@@ -40,6 +40,7 @@ class SeriesIntake:
     tracer_id: TracerId = field(default_factory=TracerId)   # name, radionuclide and the evidence
     tracer_match: str | None = None                     # the covered tracer whose database takes it
     layout: Literal["multiframe", "slices"] | None = None
+    read_s: float = 0.0                                 # reading it: its pixels plus its share of the headers
 
     @property
     def ok(self) -> bool:

@@ -11,7 +11,7 @@ from spectssp.errors import ConfigError, ErrorCode, SpectSSPError
 # The codes as result.json and the ledger spell them (before they became an Enum); never change.
 REJECTIONS = ["not_dicom", "unreadable", "no_pixel_data", "unsupported_modality", "unsupported_sop_class",
               "planar", "inconsistent_geometry", "degenerate_counts", "implausible_size", "tracer_not_covered",
-              "incomplete_series", "registration_failed", "unsupported_image"]
+              "incomplete_series", "registration_failed", "unsupported_image", "tracer_conflict", "incomplete_coverage"]
 FAILURES = ["normal_db_mismatch", "model_error", "output_write_failed", "internal_error", "config_invalid",
             "input_not_found", "delivery_failed", "worker_crashed", "already_running"]
 
