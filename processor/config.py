@@ -125,7 +125,7 @@ SCHEMA: dict[str, Any] = {
         # processor.registration.PROFILES, spelled out here so that reading a config never imports ANTs
         "profile": Key((str,), "spect", _one_of("spect", "reference")),
         "qc_threshold": Key(NUM, 0.85, _fraction),
-        "threads": Key((int,), 2, _positive),
+        "threads": Key((int,), 0, _non_negative),   # 0 = from cores and tasks (spectssp.resources)
         "seed": Key((int,), 1, _non_negative),
     },
     "ssp": {
@@ -172,7 +172,7 @@ SCHEMA: dict[str, Any] = {
         "validation_per_class": Key((int,), 28, _positive),
         "seed": Key((int,), 2021, _non_negative),
         "device": Key((str,), "auto", _one_of("cpu", "cuda", "auto")),
-        "threads": Key((int,), 2, _positive),
+        "threads": Key((int,), 0, _non_negative),   # 0 = every core this process may use
         "cache_dir": Key((str,), None, nullable=True),
         "inference_references": Key((list,), ["GLB", "THL", "PNS", "CBL"], _subset_of(*REFERENCES)),
         "simulation": {
@@ -214,6 +214,9 @@ SCHEMA: dict[str, Any] = {
         "max_attempts": Key((int,), 0, _non_negative),  # 0 = retry forever
         "timeout_s": Key(NUM, 30.0, _positive),
     },
+    "batch": {
+        "workers": Key((int,), 0, _non_negative),  # 0 = from cores and memory (spectssp.resources)
+    },
 }
 
 
@@ -254,6 +257,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Section:
 def from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Section:
     """Validate an in-memory mapping (tests, programmatic use)."""
     return _build(SCHEMA, copy.deepcopy(data), "", base_dir=base_dir or Path.cwd())
+
+
+def with_threads(cfg: Section, threads: int) -> Section:
+    """A copy of ``cfg`` whose tasks run on ``threads`` threads each (registration and torch):
+    what a caller that runs several tasks at once hands its workers (:mod:`spectssp.resources`)."""
+    out = copy.deepcopy(cfg)
+    out.registration["threads"] = int(threads)
+    return out
 
 
 def _type_name(types: tuple[type, ...]) -> str:

@@ -56,9 +56,9 @@ def resolve_model(cfg: Section) -> Path | None:
     return path
 
 
-def _load_model(model_path: Path, device: str, verified: tuple[dict, str]):
+def _load_model(model_path: Path, device: str, verified: tuple[dict, str], threads: int = 0):
     """The classifier and what its heat map imports (the background load of the model)."""
-    clf = load_classifier(model_path, device=device, verified=verified)
+    clf = load_classifier(model_path, device=device, verified=verified, threads=threads)
     import_heat_method(clf)
     return clf
 
@@ -125,7 +125,7 @@ class Pipeline:
         if self.model_path is not None:
             self._classifier = _PENDING
             self.preload.submit("model", functools.partial(_load_model, self.model_path, cfg.classifier.device,
-                                                           verified))
+                                                           verified, cfg.registration.threads))
         if not background:
             self.preload.wait("resolution matcher")   # a build that failed raises here
             _ = self.classifier   # a model that does not load stops the pipeline here
