@@ -7,6 +7,8 @@ CLI). The shipped ``config.yaml`` documents every key; a test keeps the two in s
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,6 +259,25 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Section:
 def from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Section:
     """Validate an in-memory mapping (tests, programmatic use)."""
     return _build(SCHEMA, copy.deepcopy(data), "", base_dir=base_dir or Path.cwd())
+
+
+# Settings that never change a result: where things live, how work is scheduled and delivered,
+# and training. The database and model are hashed by content instead of by path
+# (:class:`processor.result.Hashes`); threads change registrations only at the bit level.
+NOT_IN_RESULT = ("paths", "scp", "destinations", "daemon", "training", "delivery", "batch",
+                 "normal_database", "model", "registration.threads", "classifier.device")
+
+
+def processing_sha256(cfg: Section) -> str:
+    """sha256 of every setting that shapes a result (all but ``NOT_IN_RESULT``), key-order free."""
+    plain = json.loads(json.dumps(cfg, default=str))
+    for dotted in NOT_IN_RESULT:
+        *parents, key = dotted.split(".")
+        node = plain
+        for name in parents:
+            node = node.get(name, {})
+        node.pop(key, None)
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def with_threads(cfg: Section, threads: int) -> Section:

@@ -26,11 +26,11 @@ from atlas.normaldb import NormalDatabase
 from models import BUNDLED_MODEL_DIR
 from models.inference import card_normal_database_sha256, import_heat_method, load_classifier, verify_model
 from processor import outputs
-from processor.config import BUNDLED, Section
+from processor.config import BUNDLED, Section, processing_sha256
 from processor.intake import find_files, intake_options, load_series
 from processor.preload import Preloader
 from processor.registration import register
-from processor.result import NormalDatabaseInfo, Result, ResultError, Status
+from processor.result import Hashes, NormalDatabaseInfo, Result, ResultError, Status, inputs_sha256
 from spectssp.clock import PartClock
 from spectssp.core.resolution import is_coarser
 from spectssp.errors import ErrorCode, SpectSSPError
@@ -109,12 +109,13 @@ class Pipeline:
         clock.lap("checks")
         self.model_path = resolve_model(cfg)
         card: dict[str, Any] = {}
+        self.model_sha256: str | None = None
         if self.model_path is not None:
             try:
                 verified = verify_model(self.model_path)
             except (OSError, ValueError) as exc:
                 raise SpectSSPError(ErrorCode.MODEL_ERROR, f"cannot load the model at {str(self.model_path)!r}: {exc}") from None
-            card = verified[0]
+            card, self.model_sha256 = verified
         clock.lap("model card")
         self.preload = Preloader(background)
         if background:   # else the first registration imports it, as it always did
@@ -158,6 +159,10 @@ class Pipeline:
     def classifier(self, clf) -> None:
         self._classifier = clf
 
+    def hashes(self, files: list[Path]) -> Hashes:
+        """What a result from ``files`` is computed from (result.json ``hashes``)."""
+        return Hashes(inputs_sha256(files), processing_sha256(self.cfg), self.ndb.sha256(), self.model_sha256)
+
     def close(self) -> None:
         """Drop background loads not started yet (a caller that stops early need not wait for them)."""
         self.preload.close()
@@ -186,7 +191,7 @@ class Pipeline:
         form (also when nothing could be written)."""
         t_start = time.perf_counter()
         result = Result(s.files, s.study_uid, s.series_uid, warnings=[*s.warnings, *self.startup_warnings],
-                        normal_database=self.ndb_info)
+                        normal_database=self.ndb_info, hashes=self.hashes(s.files))
         result.timings_s.read = round(read_s, 3)
         name = safe_name(s.series_uid, "|".join(str(p) for p in s.files))
         final = out_root / name

@@ -8,6 +8,7 @@ into the contract's JSON form.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -17,6 +18,7 @@ from atlas.analysis import Statistics
 from models.inference import Classification
 from spectssp import RESEARCH_BANNER, SOFTWARE_NAME, __version__
 from spectssp.errors import SpectSSPError
+from spectssp.fsutil import file_sha256
 
 SCHEMA = "spectssp.result/1"
 DATA_NOTE = ("RESEARCH USE ONLY - NOT FOR DIAGNOSIS. The bundled normal database and model are built "
@@ -100,6 +102,30 @@ class NormalDatabaseInfo:
     sha256: str
 
 
+@dataclass(frozen=True)
+class Hashes:
+    """What the result was computed from, as sha256 hex digests: the input files' contents (in
+    path order; None when one cannot be read), the settings that shape a result
+    (:func:`processor.config.processing_sha256`), the normal database's statistics and the
+    model card (None: statistics only). ``spectssp batch`` skips a series whose hashes match."""
+
+    inputs: str | None
+    config: str
+    normal_database: str
+    model: str | None
+
+
+def inputs_sha256(files: list[Path] | list[str]) -> str | None:
+    """One digest over the contents of ``files`` in the given order; None when one is unreadable."""
+    h = hashlib.sha256()
+    for f in files:
+        digest = file_sha256(Path(f))
+        if digest is None:
+            return None
+        h.update(digest.encode("ascii"))
+    return h.hexdigest()
+
+
 @dataclass
 class Result:
     """One series' result as the pipeline builds it; ``failed`` until the stages say otherwise."""
@@ -117,6 +143,7 @@ class Result:
     timings_s: Timings = field(default_factory=Timings)
     software: Software = field(default_factory=Software)
     normal_database: NormalDatabaseInfo | None = None
+    hashes: Hashes | None = None
 
     def __post_init__(self) -> None:
         self.inputs = [str(p) for p in self.inputs]
@@ -160,6 +187,8 @@ class Result:
         }
         if stats is not None:
             out["statistics_reference"] = stats.statistics_reference
+        if self.hashes is not None:
+            out["hashes"] = _plain(self.hashes)
         return out
 
 
