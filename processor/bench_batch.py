@@ -43,6 +43,7 @@ def write_studies(folder: Path, n: int, seed: int) -> list[Path]:
 def run_shape(cfg_path: Path | None, studies: list[Path], out: Path, workers: int, threads: int) -> dict:
     if out.exists():
         shutil.rmtree(out)
+    load = os.getloadavg()[0]   # other work on the machine skews a shape: the table says how much
     t0 = time.monotonic()
     report = run_batch(BatchOptions(studies, out, load_config(cfg_path), workers=workers, threads_per_worker=threads,
                                     force=True, progress=False), echo=lambda s: print(s, file=sys.stderr))
@@ -50,7 +51,7 @@ def run_shape(cfg_path: Path | None, studies: list[Path], out: Path, workers: in
     totals = [json.loads(p.read_text())["timings_s"]["total"] for p in out.glob("[!.]*/result.json")]
     return {"workers": workers, "threads": threads, "cores": workers * threads, "ok": report.statuses.get("ok", 0),
             "n": len(studies), "wall_s": wall, "per_min": len(studies) / wall * 60,
-            "task_s": sum(totals) / max(len(totals), 1)}
+            "task_s": sum(totals) / max(len(totals), 1), "load": load}
 
 
 def noop(i: int) -> int:
@@ -94,15 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     base = next((r for r in rows if r["cores"] == 1), None)
     bulk, trip = scheduler_overhead(2, args.noop_tasks)
     m = this_machine()
-    load = os.getloadavg()[0]
-    print(f"\nBatch benchmark: {args.studies} phantom studies per shape ({m.cores} cores, {m.memory_gb:.0f} GB, "
-          f"load average {load:.1f} at the end)\n")
-    print("| workers x threads | ok | wall time (s) | studies/min | mean time in task (s) | parallel efficiency |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"\nBatch benchmark: {args.studies} phantom studies per shape ({m.cores} cores, {m.memory_gb:.0f} GB)\n")
+    print("| workers x threads | ok | wall time (s) | studies/min | mean time in task (s) | parallel efficiency "
+          "| load average at start |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         eff = f"{r['per_min'] / base['per_min'] / r['cores']:.2f}" if base else "-"
         print(f"| {r['workers']} x {r['threads']} | {r['ok']}/{r['n']} | {r['wall_s']:.0f} | {r['per_min']:.2f} | "
-              f"{r['task_s']:.1f} | {eff} |")
+              f"{r['task_s']:.1f} | {eff} | {r['load']:.1f} |")
     print(f"\nDask overhead per task (LocalCluster, 2 worker processes, no-op tasks): {bulk:.2f} ms each when "
           f"{args.noop_tasks} are submitted at once; {trip:.1f} ms round trip one after another.")
     return 0 if all(r["ok"] == r["n"] for r in rows) else 1

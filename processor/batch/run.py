@@ -119,8 +119,9 @@ def run_batch(opts: BatchOptions, echo: Callable[[str], None] = print) -> BatchR
             else:
                 todo.append(t)
         report = BatchReport(found=len(tasks), skipped=len(tasks) - len(todo))
-        echo(f"{len(tasks)} series found; {report.skipped} skipped (already done with the same inputs, settings, "
-             f"normal database and model{'' if not opts.force else '; --force'}); {len(todo)} to process")
+        why = ("--force" if opts.force else
+               "already done with the same inputs, settings, normal database and model")
+        echo(f"{len(tasks)} series found; {report.skipped} skipped ({why}); {len(todo)} to process")
         if todo:
             _run(opts, out, key, todo, summary, report, echo)
     finally:
