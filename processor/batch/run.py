@@ -221,8 +221,8 @@ def _cancel_not_started(client: Client, running: dict[Future, SeriesTask], bar: 
     client.cancel(waiting)
     for f in waiting:
         running.pop(f)
-    bar.write(f"stopping: {len(waiting)} series not started were cancelled; letting {len(running)} running "
-              "series finish (Ctrl-C again to abandon them)")
+    bar.write(f"stopping: {len(waiting)} series not sent to a worker were cancelled; letting the {len(running)} "
+              "series the workers hold finish (Ctrl-C again to abandon them)")
 
 
 def _collect(f: Future, t: SeriesTask, out: Path, key: RunKey, max_attempts: int) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from processor.batch import BatchOptions, run_batch
@@ -12,6 +13,8 @@ from spectssp.errors import ConfigError
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
+    if not args.verbose:   # the scheduler's INFO lines (connections, retiring workers) are not the user's business
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     for name in ("workers", "threads_per_worker"):
         value = getattr(args, name)
         if value is not None and value < 0:
