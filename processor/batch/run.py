@@ -35,7 +35,7 @@ from processor.batch.summary import Summary
 from processor.batch.task import PIPELINE_FACTORY, process_series
 from processor.config import Section, with_threads
 from processor.result import Hashes, Result, ResultError, Status
-from spectssp.errors import ErrorCode, SpectSSPError
+from spectssp.errors import ConfigError, ErrorCode, SpectSSPError
 from spectssp.fsutil import atomic_write_json, publish_dir
 from spectssp.resources import plan, this_machine
 
@@ -64,7 +64,8 @@ class BatchReport:
 
     found: int
     skipped: int
-    statuses: Counter = field(default_factory=Counter)
+    statuses: Counter = field(default_factory=Counter)           # processed in this run, by status
+    skipped_statuses: Counter = field(default_factory=Counter)   # done before (ok or rejected)
     interrupted: bool = False
     dashboard: str | None = None
     workers: int = 0
@@ -73,6 +74,11 @@ class BatchReport:
     @property
     def processed(self) -> int:
         return sum(self.statuses.values())
+
+    @property
+    def all_ok(self) -> bool:
+        """Every series found has an ok result (processed now or before)."""
+        return self.found > 0 and set(self.statuses) | set(self.skipped_statuses) <= {"ok"} and not self.interrupted
 
 
 class _Stop:
@@ -111,14 +117,15 @@ def run_batch(opts: BatchOptions, echo: Callable[[str], None] = print) -> BatchR
     tasks = find_series(opts.inputs, out, max_file_mb=opts.cfg.intake.max_file_mb)
     summary = Summary(out / "summary.csv")
     try:
-        todo = []
+        todo, skipped = [], Counter()
         for t in tasks:
             done = None if opts.force else read_result(out, t)
             if done is not None and is_done(done, t, key):
                 summary.add(done, out / t.name)
+                skipped[done["status"]] += 1
             else:
                 todo.append(t)
-        report = BatchReport(found=len(tasks), skipped=len(tasks) - len(todo))
+        report = BatchReport(found=len(tasks), skipped=len(tasks) - len(todo), skipped_statuses=skipped)
         why = ("--force" if opts.force else
                "already done with the same inputs, settings, normal database and model")
         echo(f"{len(tasks)} series found; {report.skipped} skipped ({why}); {len(todo)} to process")
@@ -134,9 +141,16 @@ def _run(opts: BatchOptions, out: Path, key: RunKey, todo: list[SeriesTask], sum
     max_attempts = int(opts.cfg.daemon.max_attempts)
     dashboard = has_dashboard()
     cluster = None
-    with dask.config.set({"distributed.scheduler.allowed-failures": max_attempts - 1}):
+    # worker-saturation 1: a worker holds only the series it runs, so its death charges that
+    # series alone (with Dask's default of 1.1 a queued innocent one was charged too)
+    with dask.config.set({"distributed.scheduler.allowed-failures": max_attempts - 1,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         if opts.scheduler:
-            client = Client(opts.scheduler)
+            try:
+                client = Client(opts.scheduler, timeout=30)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ConfigError(f"cannot reach the Dask scheduler at {opts.scheduler!r} ({exc}); start one with "
+                                  "'dask scheduler' and give the address it prints.") from None
             cfg = with_threads(opts.cfg, opts.threads_per_worker) if opts.threads_per_worker else opts.cfg
             report.threads = cfg.registration.threads   # 0: each worker's share of its machine
         else:

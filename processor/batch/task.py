@@ -8,6 +8,7 @@ kept for the next ones (loading the atlas, database and model costs seconds, a t
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,7 +19,7 @@ from spectssp.resources import plan, this_machine
 ProcessFn = Callable[[list[Path], Path], list[dict[str, Any]]]
 PIPELINE_FACTORY = "processor.batch.task:pipeline_factory"
 
-_built: dict[tuple[str, int], ProcessFn] = {}   # per worker process: (factory, id of the config) -> function
+_built: dict[tuple[str, str], ProcessFn] = {}   # per worker process: (factory, the config as JSON) -> function
 
 
 def pipeline_factory(cfg: Section) -> ProcessFn:
@@ -36,7 +37,7 @@ def worker_config(cfg: Section) -> Section:
 
 def process_series(factory: str, cfg: Section, files: list[str], out_root: str) -> list[dict[str, Any]]:
     """One series into its result folder under ``out_root``; its result.json form(s)."""
-    key = (factory, hash(repr(sorted(cfg.items(), key=str))))
+    key = (factory, json.dumps(cfg, sort_keys=True, default=str))
     fn = _built.get(key)
     if fn is None:
         module, _, name = factory.partition(":")

@@ -30,4 +30,4 @@ def run(args: argparse.Namespace) -> int:
     if report.interrupted:
         print("stopped before the end: run the same command again to complete the archive", file=sys.stderr)
         return 130
-    return 0 if all(s == "ok" for s in report.statuses) and report.found else 1
+    return 0 if report.all_ok else 1

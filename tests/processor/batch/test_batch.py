@@ -128,3 +128,6 @@ def test_bad_options_are_an_error_sentence(tmp_path, capsys):
     assert "--workers must be 0" in capsys.readouterr().err
     assert main(["batch", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "-q"]) == 1
     assert "input_not_found" in capsys.readouterr().err
+    (tmp_path / "in" / "a.txt").write_text("not DICOM")
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--scheduler", "nowhere://x", "-q"]) == 2
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
