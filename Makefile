@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stamp-install
 APT_PACKAGES := dcmtk dicom3tools orthanc orthanc-python chromium chromium-driver
 APT_STAMP := $(VENV)/.stamp-apt
 
-.PHONY: setup system-tools test test-fast demo bench bench-daemon clean help bench-intake
+.PHONY: setup system-tools test test-fast demo bench bench-daemon bench-intake bench-batch clean help
 
 help:
 	@echo "make demo   - set up, then process NC/AD/DLB phantom studies with the bundled defaults"
@@ -65,3 +65,9 @@ clean:
 
 bench-intake: setup
 	$(PY) -m processor.bench_intake --series 200 --out bench-out
+
+# `spectssp batch` on a LocalCluster: 1x1, 1x2 and 2x1 (workers x threads) on the same studies,
+# and the Dask overhead per task (docs/batch.md). BENCH_BATCH_STUDIES=6 for a quick check.
+BENCH_BATCH_STUDIES ?= 20
+bench-batch: setup
+	$(PY) -m processor.bench_batch --studies $(BENCH_BATCH_STUDIES) --out bench-out

@@ -39,6 +39,7 @@ from models.atypicality import Atypicality, AtypicalityModel
 from models.calibration import combine
 from models.features import RegionFeatures
 from spectssp.core.colormap import view_array
+from spectssp.resources import threads_for_one_task
 
 log = logging.getLogger(__name__)
 
@@ -344,15 +345,16 @@ def card_normal_database_sha256(card: dict[str, Any]) -> str | None:
 
 
 def load_classifier(model_dir: Path, device: str = "cpu",
-                    verified: tuple[dict[str, Any], str] | None = None) -> Classifier:
+                    verified: tuple[dict[str, Any], str] | None = None, threads: int = 0) -> Classifier:
     """Load a model directory written by ``spectssp train``; checks weights against the card
-    (unless ``verified`` is what :func:`verify_model` returned for it)."""
+    (unless ``verified`` is what :func:`verify_model` returned for it). ``threads``: torch CPU
+    threads, 0: every core this process may use (:mod:`spectssp.resources`)."""
     model_dir = Path(model_dir)
     card, sha = verified if verified is not None else verify_model(model_dir)
     try:
         import torch  # deferred: torch costs seconds (9 s measured at start-up); loaded in the background
-        if device in ("cpu", "auto") and torch.get_num_threads() > 2:
-            torch.set_num_threads(2)
+        if device in ("cpu", "auto"):
+            torch.set_num_threads(threads_for_one_task(threads))
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
     return Classifier(model_dir, card, sha, device)

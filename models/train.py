@@ -34,6 +34,7 @@ from models.networks import (BASELINE, MEAN, NETWORKS, STD, RegionalLogReg, buil
 from models.simulate import SimDataset
 from spectssp import __version__
 from spectssp.fsutil import atomic_write, atomic_write_bytes, file_sha256
+from spectssp.resources import threads_for_one_task
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     seed: int = 1
     device: str = "cpu"               # cpu | cuda | auto
-    threads: int = 2                  # torch CPU threads (the budget is 2 cores)
+    threads: int = 0                  # torch CPU threads; 0: every core this process may use
     init: str | None = None           # local torchvision ImageNet state dict
 
 
@@ -232,7 +233,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available()):
-        torch.set_num_threads(max(1, min(cfg.threads, 2)))
+        torch.set_num_threads(threads_for_one_task(cfg.threads))
     sim = ds.manifest["config"]
     inference = inference or {"references": list(sim["references"]), "z_min": sim["display_ranges"][0][0],
                               "z_max": sim["display_ranges"][0][1]}

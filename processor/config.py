@@ -7,6 +7,8 @@ CLI). The shipped ``config.yaml`` documents every key; a test keeps the two in s
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +151,7 @@ SCHEMA: dict[str, Any] = {
         # processor.registration.PROFILES, spelled out here so that reading a config never imports ANTs
         "profile": Key((str,), "spect", _one_of("spect", "reference")),
         "qc_threshold": Key(NUM, 0.85, _fraction),
-        "threads": Key((int,), 2, _positive),
+        "threads": Key((int,), 0, _non_negative),   # 0 = from cores and tasks (spectssp.resources)
         "seed": Key((int,), 1, _non_negative),
         # QC relative to the normal database's members and its site template (docs/registration.md)
         "qc_floor": Key(NUM, 0.65, _fraction),
@@ -202,7 +204,7 @@ SCHEMA: dict[str, Any] = {
         "validation_per_class": Key((int,), 28, _positive),
         "seed": Key((int,), 2021, _non_negative),
         "device": Key((str,), "auto", _one_of("cpu", "cuda", "auto")),
-        "threads": Key((int,), 2, _positive),
+        "threads": Key((int,), 0, _non_negative),   # 0 = every core this process may use
         "cache_dir": Key((str,), None, nullable=True),
         "inference_references": Key((list,), ["GLB", "THL", "PNS", "CBL"], _subset_of(*REFERENCES)),
         "simulation": {
@@ -261,6 +263,9 @@ SCHEMA: dict[str, Any] = {
         "max_outside": Key(NUM, 0.25, _fraction),
         "warn_outside": Key(NUM, 0.02, _fraction),
     },
+    "batch": {
+        "workers": Key((int,), 0, _non_negative),  # 0 = from cores and memory (spectssp.resources)
+    },
 }
 
 
@@ -301,6 +306,35 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Section:
 def from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Section:
     """Validate an in-memory mapping (tests, programmatic use)."""
     return _build(SCHEMA, copy.deepcopy(data), "", base_dir=base_dir or Path.cwd())
+
+
+# Settings that never change a result: where things live, how work is scheduled and delivered,
+# and training. The database and model are hashed by content instead of by path
+# (:class:`processor.result.Hashes`); threads change registrations only at the bit level.
+NOT_IN_RESULT = ("paths", "scp", "destinations", "daemon", "training", "delivery", "batch", "web",
+                 "normal_database", "normal_databases", "model", "registration.threads", "classifier.device",
+                 # these shape the database at `normaldb build`; its own hash is in result.json
+                 "registration.site_template_rounds", "registration.site_template_symmetric")
+
+
+def processing_sha256(cfg: Section) -> str:
+    """sha256 of every setting that shapes a result (all but ``NOT_IN_RESULT``), key-order free."""
+    plain = json.loads(json.dumps(cfg, default=str))
+    for dotted in NOT_IN_RESULT:
+        *parents, key = dotted.split(".")
+        node = plain
+        for name in parents:
+            node = node.get(name, {})
+        node.pop(key, None)
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def with_threads(cfg: Section, threads: int) -> Section:
+    """A copy of ``cfg`` whose tasks run on ``threads`` threads each (registration and torch):
+    what a caller that runs several tasks at once hands its workers (:mod:`spectssp.resources`)."""
+    out = copy.deepcopy(cfg)
+    out.registration["threads"] = int(threads)
+    return out
 
 
 def _type_name(types: tuple[type, ...]) -> str:

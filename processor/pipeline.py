@@ -26,7 +26,7 @@ from atlas.normaldb import NormalDatabase
 from models import BUNDLED_MODEL_DIR
 from models.inference import card_normal_database_sha256, import_heat_method, load_classifier, verify_model
 from processor import outputs
-from processor.config import BUNDLED, Section, database_entries
+from processor.config import BUNDLED, Section, database_entries, processing_sha256
 from processor.coverage import judge_coverage, measure_coverage
 from processor.intake import find_files, intake_options, scan_series
 from processor.intake.load import expected_name
@@ -34,7 +34,7 @@ from processor.preload import Preloader
 from processor.provenance import check_provenance
 from processor.registration import register
 from processor.registration_qc import failure_message, flag_warning, judge
-from processor.result import NormalDatabaseInfo, Result, ResultError, Status
+from processor.result import Hashes, NormalDatabaseInfo, Result, ResultError, Status, inputs_sha256
 from spectssp.clock import PartClock
 from spectssp.core.resolution import is_coarser
 from spectssp.errors import ErrorCode, SpectSSPError
@@ -60,9 +60,9 @@ def resolve_model(cfg: Section) -> Path | None:
     return path
 
 
-def _load_model(model_path: Path, device: str, verified: tuple[dict, str]):
+def _load_model(model_path: Path, device: str, verified: tuple[dict, str], threads: int = 0):
     """The classifier and what its heat map imports (the background load of the model)."""
-    clf = load_classifier(model_path, device=device, verified=verified)
+    clf = load_classifier(model_path, device=device, verified=verified, threads=threads)
     import_heat_method(clf)
     return clf
 
@@ -118,12 +118,13 @@ class Pipeline:
         clock.lap("checks")
         self.model_path = resolve_model(cfg)
         card: dict[str, Any] = {}
+        self.model_sha256: str | None = None
         if self.model_path is not None:
             try:
                 verified = verify_model(self.model_path)
             except (OSError, ValueError) as exc:
                 raise SpectSSPError(ErrorCode.MODEL_ERROR, f"cannot load the model at {str(self.model_path)!r}: {exc}") from None
-            card = verified[0]
+            card, self.model_sha256 = verified
         clock.lap("model card")
         self.preload = Preloader(background)
         if background:   # else the first registration imports it, as it always did
@@ -134,7 +135,7 @@ class Pipeline:
         if self.model_path is not None:
             self._classifier = _PENDING
             self.preload.submit("model", functools.partial(_load_model, self.model_path, cfg.classifier.device,
-                                                           verified))
+                                                           verified, cfg.registration.threads))
         if not background:
             self.preload.wait("resolution matcher")   # a build that failed raises here
             _ = self.classifier   # a model that does not load stops the pipeline here
@@ -167,6 +168,10 @@ class Pipeline:
     def classifier(self, clf) -> None:
         self._classifier = clf
 
+    def hashes(self, files: list[Path]) -> Hashes:
+        """What a result from ``files`` is computed from (result.json ``hashes``)."""
+        return Hashes(inputs_sha256(files), processing_sha256(self.cfg), self.ndb.sha256(), self.model_sha256)
+
     def close(self) -> None:
         """Drop background loads not started yet (a caller that stops early need not wait for them)."""
         self.preload.close()
@@ -194,7 +199,7 @@ class Pipeline:
         form (also when nothing could be written)."""
         t_start = time.perf_counter()
         result = Result(s.files, s.study_uid, s.series_uid, warnings=[*s.warnings, *self.startup_warnings],
-                        normal_database=self.ndb_info,
+                        normal_database=self.ndb_info, hashes=self.hashes(s.files),
                         tracer=s.tracer_id.as_dict() if s.header is not None else None)
         result.timings_s.read = round(read_s, 3)
         name = safe_name(s.series_uid, "|".join(str(p) for p in s.files))
@@ -334,14 +339,19 @@ def _exclude_outputs(paths: list[Path], out_root: Path) -> list[Path]:
     return [f for f in find_files(paths) if not f.resolve().is_relative_to(out)]
 
 
-def single_pipeline(cfg: Section, command: str, background: bool = True) -> Pipeline:
-    """The one-database :class:`Pipeline` of a command that measures one database and model
-    (demo, bench, evaluate): with ``normal_databases:`` configured it would otherwise use
-    ``normal_database`` silently, so that is an error naming what to do."""
+def one_database_only(cfg: Section, command: str) -> None:
+    """Commands that measure one database and model (demo, bench, evaluate, batch) stop with a
+    sentence when ``normal_databases:`` lists several: they would otherwise use
+    ``normal_database`` silently."""
     if cfg.normal_databases:
         raise SpectSSPError(ErrorCode.CONFIG_INVALID, f"'spectssp {command}' uses one normal database, but the "
                             "configuration lists several under 'normal_databases'; give it a configuration with "
                             "'normal_database' and 'model' instead.")
+
+
+def single_pipeline(cfg: Section, command: str, background: bool = True) -> Pipeline:
+    """The one-database :class:`Pipeline` of such a command (see :func:`one_database_only`)."""
+    one_database_only(cfg, command)
     return Pipeline(cfg, background)
 
 

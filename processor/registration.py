@@ -21,6 +21,7 @@ import SimpleITK as sitk
 from atlas import Atlas
 from atlas.coverage import COVERED
 from processor.result import Registration
+from spectssp.resources import threads_for_one_task
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def qc_correlation(warped: np.ndarray, template: np.ndarray, mask: np.ndarray) -
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 2, seed: int = 1,
+def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 0, seed: int = 1,
              map_points: np.ndarray | None = None, profile: str = DEFAULT_PROFILE,
              template: np.ndarray | None = None) -> Registered:
     """Warp ``image`` onto the atlas grid. Counts are preserved up to interpolation (the
@@ -145,10 +146,11 @@ def register(image: sitk.Image, atlas: Atlas, stages: list[str], threads: int = 
 
     ``map_points`` (N, 3) LPS mm in atlas space are carried into the study's world space with
     the same transforms (for landmark checks of registration accuracy). ``profile`` names an
-    entry of ``PROFILES``."""
+    entry of ``PROFILES``. ``threads`` 0: every core this process may use (a caller running
+    several registrations at once passes its share, :func:`spectssp.resources.plan`)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown registration profile {profile!r}")
-    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(threads)
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(threads_for_one_task(threads))
     # ANTs seeds parts of its sampling from this variable, not from ``random_seed`` alone:
     # without it two runs on one thread differ; with it they are bit-identical (measured).
     os.environ["ANTS_RANDOM_SEED"] = str(seed)

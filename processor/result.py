@@ -8,6 +8,7 @@ into the contract's JSON form.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -17,6 +18,7 @@ from atlas.analysis import Statistics
 from models.inference import Classification
 from spectssp import RESEARCH_BANNER, SOFTWARE_NAME, __version__
 from spectssp.errors import SpectSSPError
+from spectssp.fsutil import file_sha256
 
 SCHEMA = "spectssp.result/1"
 DATA_NOTE = ("RESEARCH USE ONLY - NOT FOR DIAGNOSIS. The bundled normal database and model are built "
@@ -116,6 +118,30 @@ class NormalDatabaseInfo:
     sha256: str
 
 
+@dataclass(frozen=True)
+class Hashes:
+    """What the result was computed from, as sha256 hex digests: the input files' contents (in
+    path order; None when one cannot be read), the settings that shape a result
+    (:func:`processor.config.processing_sha256`), the normal database's statistics and the
+    model card (None: statistics only). ``spectssp batch`` skips a series whose hashes match."""
+
+    inputs: str | None
+    config: str
+    normal_database: str
+    model: str | None
+
+
+def inputs_sha256(files: list[Path] | list[str]) -> str | None:
+    """One digest over the contents of ``files`` in the given order; None when one is unreadable."""
+    h = hashlib.sha256()
+    for f in files:
+        digest = file_sha256(Path(f))
+        if digest is None:
+            return None
+        h.update(digest.encode("ascii"))
+    return h.hexdigest()
+
+
 @dataclass
 class Result:
     """One series' result as the pipeline builds it; ``failed`` until the stages say otherwise."""
@@ -135,6 +161,7 @@ class Result:
     normal_database: NormalDatabaseInfo | None = None
     tracer: dict[str, Any] | None = None   # {name, radionuclide, evidence}: what intake decided, from what
     coverage: dict[str, float] | None = None   # fraction inside the field of view per part/region
+    hashes: Hashes | None = None
 
     def __post_init__(self) -> None:
         self.inputs = [str(p) for p in self.inputs]
@@ -181,6 +208,8 @@ class Result:
         out["tracer"] = _plain(self.tracer)   # additive (issue 12): last, so the earlier order holds
         if self.coverage is not None:   # additive: only once the coverage check has run
             out["coverage"] = dict(self.coverage)
+        if self.hashes is not None:
+            out["hashes"] = _plain(self.hashes)
         return out
 
 

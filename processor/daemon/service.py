@@ -25,14 +25,15 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from spectssp.errors import ErrorCode, SpectSSPError
-from processor.config import Section
+from processor.config import Section, with_threads
 from processor.daemon.assembly import Assembler, Ready, remove_empty_dirs
 from processor.daemon.events import EventSource, WatchdogSource
 from processor.daemon.jobfiles import JobFiles, entry_name
 from processor.daemon.ledger import (DONE, DUPLICATE, FAILED, QUEUED, RECEIVED, REJECTED, RUNNING, FileEntry,
                                      Job, Ledger, content_hash)
-from processor.daemon.workers import PIPELINE_FACTORY, Event, EventKind, WorkerPool, default_workers
+from processor.daemon.workers import PIPELINE_FACTORY, Event, EventKind, WorkerPool
 from spectssp.fsutil import file_sha256
+from spectssp.resources import plan, this_machine
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,10 @@ class Daemon:
         self.job_timeout_s = float(d.job_timeout_s)
         self.quiet_s = float(cfg.intake.quiet_period_s)
         self.clock = clock
-        self.n_workers = workers or d.workers or default_workers()
+        # one rule for the pool's size and each worker's threads (spectssp.resources)
+        sizing = plan(this_machine(), tasks=workers or d.workers, threads=cfg.registration.threads)
+        self.n_workers = sizing.tasks
+        self.worker_cfg = with_threads(cfg, sizing.threads)
         self.factory, self.start_method, self.log_file = factory, start_method, log_file
         self.events: EventSource = WatchdogSource(self.incoming) if events is None else events
         self._outbox_arg = outbox
@@ -129,7 +133,7 @@ class Daemon:
         self.files = JobFiles(self.state, self.incoming, self.cfg.daemon.archive_inputs)
         self.outbox = self._open_outbox()
         self._recover()
-        self.pool = WorkerPool(self.n_workers, self.factory, self.cfg, start_method=self.start_method,
+        self.pool = WorkerPool(self.n_workers, self.factory, self.worker_cfg, start_method=self.start_method,
                                log_file=self.log_file)
         self.pool.start()
         self.assembler.scan()

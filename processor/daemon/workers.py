@@ -28,6 +28,7 @@ from typing import Any, Callable, NamedTuple
 
 from processor import logsetup
 from spectssp.errors import ErrorCode, SpectSSPError
+from spectssp.resources import MEMORY_PER_TASK_GB, plan, this_machine
 
 log = logging.getLogger(__name__)
 
@@ -301,20 +302,6 @@ def _signame(num: int) -> str:
         return "unknown"
 
 
-def default_workers(mem_per_worker_gb: float = 1.5) -> int:
-    """Workers from cores and memory: one per usable core, at most one per 1.5 GB available."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    avail_gb = None
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    avail_gb = int(line.split()[1]) / (1024 * 1024)
-                    break
-    except OSError:
-        pass
-    by_mem = int(avail_gb // mem_per_worker_gb) if avail_gb is not None else cores
-    return max(1, min(cores, by_mem))
+def default_workers(mem_per_worker_gb: float = MEMORY_PER_TASK_GB) -> int:
+    """Workers from cores and memory: the shared rule (:func:`spectssp.resources.plan`)."""
+    return plan(this_machine(), memory_per_task_gb=mem_per_worker_gb).tasks

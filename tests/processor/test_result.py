@@ -163,3 +163,23 @@ def test_a_flagged_study_must_be_indeterminate(tmp_path):
     d = _atypical_result(tmp_path)
     d["classification"]["label"] = "AD"
     assert any(p.startswith("classification/label") for p in result_errors(d))
+
+
+def test_hashes_are_an_additive_key_over_contents(tmp_path):
+    from processor.config import defaults, processing_sha256, with_threads
+    from processor.result import Hashes, inputs_sha256
+    a, b = tmp_path / "a.dcm", tmp_path / "b.dcm"
+    a.write_bytes(b"one")
+    b.write_bytes(b"two")
+    assert inputs_sha256([a, b]) != inputs_sha256([b, a]) and inputs_sha256([a]) == inputs_sha256([str(a)])
+    assert inputs_sha256([tmp_path / "gone.dcm"]) is None
+    cfg = defaults()
+    assert processing_sha256(with_threads(cfg, 7)) == processing_sha256(cfg)   # threads: bit level only
+    other = with_threads(cfg, 1)
+    other.ssp["z_threshold"] = 2.5
+    assert processing_sha256(other) != processing_sha256(cfg)
+    r = _ok(tmp_path)
+    assert "hashes" not in r.as_dict()
+    r.hashes = Hashes(inputs_sha256([a]), processing_sha256(cfg), "0" * 64, None)
+    d = assert_valid_result(r.as_dict())
+    assert list(d)[-1] == "hashes" and d["hashes"]["model"] is None

@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--init", type=Path, default=None, metavar="PATH",
                    help="local torchvision ImageNet state dict to start from (head replaced); nothing is downloaded")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (at most 2 used)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: training.threads; 0: every core this process may use)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="simulated data set cache")
     p.add_argument("--with-regional-model", action="store_true",
