@@ -29,3 +29,16 @@ def test_two_databases_for_one_tracer_is_a_start_up_error() -> None:
         Pipelines(from_dict({"normal_databases": [{"path": "bundled", "model": None},
                                                   {"path": "bundled", "model": None}]}))
     assert exc.value.code == ErrorCode.NORMAL_DB_MISMATCH and "two normal databases are for IMP" in exc.value.message
+
+
+@pytest.mark.parametrize("command", ["evaluate", "demo", "bench", "batch"])
+def test_one_database_commands_refuse_several_instead_of_picking_one(command) -> None:
+    """evaluate, demo, bench and batch measure one database: with several configured they would
+    otherwise fall back to ``normal_database`` without a word."""
+    from processor.pipeline import single_pipeline
+    cfg = from_dict({"normal_databases": [{"path": "bundled", "model": None},
+                                          {"path": "bundled", "model": None, "tracer": "ECD"}]})
+    with pytest.raises(SpectSSPError) as exc:
+        single_pipeline(cfg, command)
+    assert exc.value.code == ErrorCode.CONFIG_INVALID and f"'spectssp {command}' uses one normal database" in exc.value.message
+    single_pipeline(from_dict({"model": None}), command).close()   # the one-database form still works
