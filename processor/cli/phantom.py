@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     if args.world == "B":
         if args.tracer != "IMP":
             raise ConfigError("--tracer: world B is 123I-IMP only.")
+        if args.normal_pattern != "phantom":
+            raise ConfigError("--normal-pattern: world B has its own normal perfusion; the option is for world A.")
         return _run_world_b(args)
     if args.variant is not None and args.variant not in VARIANTS:
         raise ConfigError(f"--variant {args.variant} is not a world A variant ({', '.join(VARIANTS)}).")
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_world_a(args: argparse.Namespace) -> int:
     lo, hi = args.severity if args.severity is not None else (0.10, 0.35)
-    subject = world_a.SubjectOptions(severity=(lo, hi), variant=args.variant, tracer=args.tracer)
+    subject = world_a.SubjectOptions(severity=(lo, hi), variant=args.variant, tracer=args.tracer,
+                                     normal_pattern=args.normal_pattern)
     scanner = world_a.ScannerOptions(matrix=args.matrix, noise_free=args.noise_free)
     indices = _output_indices(args)
     for n in tqdm(indices, desc=f"phantom {args.label}", unit="study", disable=args.count == 1):
@@ -53,7 +56,8 @@ def _run_world_a(args: argparse.Namespace) -> int:
         t = study.truth
         log.debug("%s: %s %s severity %.2f, matrix %d x %.2f mm, %d file(s)", study.name, t["label"],
                  t["variant"], t["severity"], t["scanner"]["matrix"], t["scanner"]["voxel_mm"], len(paths))
-    tracer = "" if args.tracer == "IMP" else f" {args.tracer}"
+    tracer = ("" if args.tracer == "IMP" else f" {args.tracer}") + \
+        ("" if args.normal_pattern == "phantom" else f" ({args.normal_pattern} normal pattern)")
     print(f"wrote {args.count} {args.label}{tracer} phantom stud{'y' if args.count == 1 else 'ies'} to {args.out}")
     return 0
 

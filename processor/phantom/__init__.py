@@ -1,5 +1,8 @@
 """Digital 123I-IMP (or 99mTc-ECD: ``SubjectOptions(tracer="ECD")``) brain perfusion SPECT phantom.
 
+The normal pattern is the bundled model's (``phantom``) or one moved towards published normal
+values (``SubjectOptions(normal_pattern="published")``, docs/phantom-calibration.md).
+
 There is no real brain SPECT on these machines: every test, demo, normal database and training
 run stands on these studies. ``make_study`` draws a subject (perfusion, variability, disease),
 acquires it (pose, resolution, Poisson counts) and ``write_study`` writes vendor-like NM DICOM.
@@ -22,13 +25,14 @@ from processor.phantom.dicom_writer import LAYOUTS, study_metadata, study_uids, 
 from processor.phantom.scanner import ScannerOptions, acquire
 from processor.phantom.subject import (CLASS_LABELS, VARIANTS, SubjectOptions, apply_reduction,
                                        simulate_subject)
+from processor.phantom.normal_pattern import NORMAL_PATTERNS
 from processor.phantom.tracers import TRACERS
 
 log = logging.getLogger(__name__)
 
 __all__ = ["PhantomStudy", "make_study", "write_study", "study_name", "SubjectOptions",
            "ScannerOptions", "simulate_subject", "apply_reduction", "acquire", "CLASS_LABELS",
-           "VARIANTS", "LAYOUTS", "TRACERS"]
+           "VARIANTS", "LAYOUTS", "TRACERS", "NORMAL_PATTERNS"]
 
 _LABEL_CODE = {"NC": 0, "AD": 1, "DLB": 2}
 
@@ -43,13 +47,16 @@ class PhantomStudy:
 
     @property
     def name(self) -> str:
-        return study_name(self.truth["label"], self.truth["seed"], self.truth["index"], self.truth["tracer"])
+        return study_name(self.truth["label"], self.truth["seed"], self.truth["index"], self.truth["tracer"],
+                          self.truth.get("normal_pattern", "phantom"))
 
 
-def study_name(label: str, seed: int, index: int, tracer: str = "IMP") -> str:
-    """Folder name of a study: ``<label>_<seed>_<index>`` (``<label>_<tracer><seed>_<index>``
-    for another tracer than IMP)."""
-    return f"{label}_{seed}_{index}" if tracer == "IMP" else f"{label}_{tracer}{seed}_{index}"
+def study_name(label: str, seed: int, index: int, tracer: str = "IMP", normal_pattern: str = "phantom") -> str:
+    """Folder name of a study: ``<label>_<seed>_<index>``; another tracer than IMP is written
+    before the seed (``<label>_ECD<seed>_<index>``), the published normal pattern as ``pub``
+    (``<label>_pub<seed>_<index>``, ``<label>_ECDpub<seed>_<index>``)."""
+    tag = ("" if tracer == "IMP" else tracer) + ("" if normal_pattern == "phantom" else "pub")
+    return f"{label}_{tag}{seed}_{index}"
 
 
 def make_study(label: str, seed: int, index: int = 0, *, subject: SubjectOptions | None = None,
@@ -71,11 +78,13 @@ def make_study(label: str, seed: int, index: int = 0, *, subject: SubjectOptions
     activity, subj_truth = simulate_subject(np.random.default_rng(subj_ss), label, subject, atlas, lesions)
     image, scan_truth = acquire(activity, atlas, np.random.default_rng(scan_ss), scanner,
                                 global_level=subj_truth["global_level"])
+    pattern = subj_truth.get("normal_pattern", "phantom")
     meta = study_metadata(np.random.default_rng(meta_ss), label, int(seed), int(index), subj_truth["age"],
-                          subj_truth["tracer"])
+                          subj_truth["tracer"], pattern)
     truth = {
         "schema": "spectssp.phantom-truth/1",
         "label": label, "seed": int(seed), "index": int(index), "tracer": subj_truth["tracer"],
+        **({} if pattern == "phantom" else {"normal_pattern": pattern}),
         "pattern": subj_truth["pattern"], "variant": subj_truth["variant"],
         "severity": subj_truth["severity"], "regions": subj_truth["regions"],
         "subject": subj_truth, "scanner": scan_truth, "dicom": meta,

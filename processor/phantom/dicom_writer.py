@@ -53,10 +53,12 @@ def ds_str(v: float) -> str:
 
 
 def study_metadata(rng: np.random.Generator, label: str, seed: int, index: int, age: float,
-                   tracer: str = "IMP") -> dict[str, Any]:
+                   tracer: str = "IMP", normal_pattern: str = "phantom") -> dict[str, Any]:
     """Patient, study and UID seeds of one phantom study (plausible, deterministic); another
-    tracer than IMP is another study (its own UIDs), the same draws otherwise."""
-    uid_seed = f"spectssp-phantom/{label}/{seed}/{index}" + ("" if tracer == "IMP" else f"/{tracer}")
+    tracer than IMP or another normal pattern is another study (its own UIDs), the same draws
+    otherwise."""
+    uid_seed = (f"spectssp-phantom/{label}/{seed}/{index}" + ("" if tracer == "IMP" else f"/{tracer}")
+                + ("" if normal_pattern == "phantom" else f"/{normal_pattern}"))
     study_day = dt.date(2023, 1, 2) + dt.timedelta(days=int(rng.integers(0, 730)))
     minutes = int(rng.integers(8 * 60, 17 * 60))
     years = int(age)

@@ -19,6 +19,7 @@ from scipy import ndimage
 from atlas import voi
 from atlas.load import Atlas, load_atlas
 from atlas.perfusion import activity_map
+from processor.phantom.normal_pattern import age_regions, check_normal_pattern, pattern_factor
 from processor.phantom.tracers import check_tracer, tracer_factor
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ DLB_PARIETAL: dict[str, float] = {
 }
 # Regions whose defect grows from anterior to posterior (temporoparietal junction), not flat.
 POSTERIOR_GRADED = {"lateral_temporal"}
-FRONTAL = ("frontal", "anterior_cingulate")
+# The age-like decline's regions: processor.phantom.normal_pattern.AGE_REGIONS.
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,16 @@ class SubjectOptions:
     deformation_mm: float = 24.0                   # coarse grid spacing of the displacement
     scale: tuple[float, float] = (0.96, 1.04)      # head size, per axis
     age: tuple[float, float] | None = None         # None: by label (NC younger on average)
-    frontal_per_decade: float = 0.012              # age-like frontal reduction above 45 years
+    frontal_per_decade: float = 0.012              # age-like frontal (and, published, insula,
+                                                   # striatum) reduction above 45 years
     edge_fwhm_mm: float = 8.0                      # smoothness of defect edges
     deform: bool = True
     tracer: str = "IMP"                            # IMP or ECD (processor.phantom.tracers)
+    normal_pattern: str = "phantom"                # phantom or published (processor.phantom.normal_pattern)
 
     def __post_init__(self) -> None:
         check_tracer(self.tracer)
+        check_normal_pattern(self.normal_pattern)
         lo, hi = self.severity
         if not 0 <= lo <= hi < 1:
             raise ValueError(f"severity must be 0 <= min <= max < 1, got {self.severity}")
@@ -270,9 +274,13 @@ def simulate_subject(rng: np.random.Generator, label: str, options: SubjectOptio
         regions, drawn = disease_regions(disease_rng, label, severity, variant)
 
     # Reduction map: disease and frontal (smooth edges), then known lesions (hard edges).
-    share = region_weights(atlas, {**regions, **{f"{b}_{s}": frontal for b in FRONTAL for s in voi.SIDES}})
+    aging = {f"{b}_{s}": frontal * w for b, w in age_regions(o.normal_pattern).items() for s in voi.SIDES}
+    share = region_weights(atlas, {**regions, **aging})
     reduction = _smooth_weights(share, o.edge_fwhm_mm, vox)
     base = base_activity(atlas)
+    normal = pattern_factor(atlas, o.normal_pattern)
+    if normal is not None:   # the published normal pattern (no random draw: same subject)
+        base = base * normal
     factor = tracer_factor(atlas, o.tracer)
     if factor is not None:   # another tracer's regional distribution (no random draw: same subject)
         base = base * factor
@@ -312,5 +320,7 @@ def simulate_subject(rng: np.random.Generator, label: str, options: SubjectOptio
         "deformation": deformation,
         "edge_fwhm_mm": o.edge_fwhm_mm,
     }
+    if o.normal_pattern != "phantom":   # additive: the default truth stays as it was
+        truth["normal_pattern"] = o.normal_pattern
     log.debug("subject %s variant=%s severity=%.3f", label, variant, severity)
     return act, truth

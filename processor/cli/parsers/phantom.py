@@ -6,6 +6,7 @@ from pathlib import Path
 
 LABELS = ("NC", "AD", "DLB")
 TRACERS = ("IMP", "ECD")   # processor.phantom.TRACERS
+NORMAL_PATTERNS = ("phantom", "published")   # processor.phantom.NORMAL_PATTERNS
 # The worlds' variants, written here so that building the parser imports no simulation code
 # (tests/processor/cli/test_phantom_parser.py checks they match processor.phantom/worldb).
 VARIANTS = ("typical", "asymmetric", "mild", "partial")
@@ -44,6 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--tracer", choices=TRACERS, default="IMP",
                    help="world A: 123I-IMP (default) or 99mTc-ECD, with ECD's regional differences "
                         "from IMP (docs/tracers.md); written in the DICOM header")
+    p.add_argument("--normal-pattern", choices=NORMAL_PATTERNS, default="phantom",
+                   help="world A: the normal perfusion of the bundled model (phantom, default) or one "
+                        "moved towards published normal values (published: higher visual and "
+                        "posteromedial cortex, lower medial temporal lobe; docs/phantom-calibration.md)")
     p.add_argument("--noise-free", action="store_true",
                    help="expected counts without Poisson noise (for tests)")
     return p

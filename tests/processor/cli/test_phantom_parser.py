@@ -16,3 +16,7 @@ def test_world_b_variants_match_the_simulation() -> None:
 
 def test_tracers_match_the_simulation() -> None:
     assert parser.TRACERS == tuple(world_a.TRACERS)
+
+
+def test_normal_patterns_match_the_simulation() -> None:
+    assert parser.NORMAL_PATTERNS == tuple(world_a.NORMAL_PATTERNS)
