@@ -83,8 +83,8 @@ def plot(res: dict, path: Path) -> None:
             vals = res["runs"][name][f"to_{ref}"]
             m = [vals[k][0] for k in regions]
             sd = [vals[k][1] for k in regions]
-            ax.errorbar(x + (j - 1) * 0.2, m, yerr=sd, fmt="o", color=c, ms=5, capsize=2,
-                        label=f"phantom, {name} pattern" if name != "published ECD" else "phantom, published pattern, ECD")
+            label = "phantom, published pattern, ECD" if name == "published ECD" else f"phantom, {name} pattern"
+            ax.errorbar(x + (j - 1) * 0.2, m, yerr=sd, fmt="o", color=c, ms=5, capsize=2, label=label)
         if ref == "cerebral_cortex":
             for k, per in LITERATURE.items():
                 i = regions.index(k)
@@ -115,10 +115,12 @@ def plot(res: dict, path: Path) -> None:
     ax.set_xticks(np.arange(len(AGE_REGIONS)), AGE_REGIONS)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylabel("% per decade")
-    ax.set_title(f"Age slope of the cerebellum-normalised ratio, {len(ages)} subjects {ages.min():.0f}-{ages.max():.0f} y "
+    span = f"{len(ages)} subjects {ages.min():.0f}-{ages.max():.0f} y"
+    ax.set_title(f"Age slope of the cerebellum-normalised ratio, {span} "
                  "(model: 1.2 %/decade x U(0.5, 1.5) above 45 y, before the blur).\nLiterature: relative decline "
                  "in frontal, anterior cingulate, insula, basal ganglia (direction only, Van Laere 2001, Goto 1998, "
-                 "Kamiyama 2000, Inoue 2003);\nglobal grey matter flow -0.33 mL/100 g/min per year of 72 "
+                 "Nihon Ronen Igakkai Zasshi 2000, Inoue 2003);\n"
+                 "global grey matter flow -0.33 mL/100 g/min per year of 72 "
                  "= -4.6 %/decade (Devous 1986, absolute 133Xe flow, not a ratio)", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

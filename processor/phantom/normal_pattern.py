@@ -43,7 +43,8 @@ EDGE_FWHM_MM = 6.0   # the factor changes smoothly across VOI borders (as the EC
 
 # Regions the age-like decline reaches (VOI base name -> share of the per-decade rate).
 # phantom: frontal and anterior cingulate. published adds the insula and the striatum
-# (Van Laere 2001 ECD, Goto 1998 HMPAO, Kamiyama 2000 ECD: directions; shares: choice).
+# (Van Laere 2001 ECD, Goto 1998 HMPAO, Nihon Ronen Igakkai Zasshi 2000;37:49 ECD: directions;
+# shares: choice).
 AGE_REGIONS: dict[str, dict[str, float]] = {
     "phantom": {"frontal": 1.0, "anterior_cingulate": 1.0},
     "published": {"frontal": 1.0, "anterior_cingulate": 1.0, "insula": 1.0, "striatum": 0.7},
