@@ -263,9 +263,10 @@ def test_running_job_stage_is_recorded_and_removed_when_the_job_ends(tmp_path: P
     """The worker reports stages over its pipe; the daemon keeps state/running/<id>.json only while
     the job runs, also when its worker dies."""
     from processor.daemon.stages import read_stage
+    from processor.daemon.status import format_text, summary
     cfg = make_cfg(tmp_path, max_attempts=1)
     d = driver(cfg)
-    fakes.script(cfg, {"1.2.840.30": fakes.sleep(1.5), "1.2.840.31": fakes.CRASH})
+    fakes.script(cfg, {"1.2.840.30": fakes.sleep(3.0), "1.2.840.31": fakes.CRASH})
     make_series(_incoming(cfg) / "s", 1, series_uid="1.2.840.30")
     d.drop_quiet()
     [job] = d.daemon.ledger.jobs()
@@ -274,9 +275,13 @@ def test_running_job_stage_is_recorded_and_removed_when_the_job_ends(tmp_path: P
     assert d.daemon.ledger.get(job.id).state == "running"
     assert seen.stage in ("read", "register") and abs(seen.since - time.time()) < 30
     d.settle(lambda: getattr(read_stage(_state(cfg), job.id), "stage", None) == "register")
+    s = summary(cfg)                                                   # spectssp status says it too
+    assert [(r["job"], r["stage"], r["attempts"]) for r in s["running"]] == [(job.id, "register", 1)]
+    assert f"running:  job {job.id} register for " in format_text(s)
     d.settle(d.idle)
     assert d.daemon.ledger.get(job.id).state == DONE
     assert read_stage(_state(cfg), job.id) is None and not any((_state(cfg) / "running").iterdir())
+    assert summary(cfg)["running"] == []
     make_series(_incoming(cfg) / "t", 1, series_uid="1.2.840.31")     # its worker dies after "read"
     d.drop_quiet()
     d.settle(d.idle)
