@@ -43,7 +43,8 @@ def summary(cfg: Section, now: float | None = None, n_errors: int = 5) -> dict[s
     now = time.time() if now is None else now
     state = Path(cfg.paths.state)
     out: dict[str, Any] = {"state_dir": str(state), "daemon_pid": daemon_pid(state), "counts": {},
-                           "running": [], "oldest_waiting": None, "last_errors": [], "incoming_files": _count_files(Path(cfg.paths.incoming)),
+                           "running": [], "oldest_waiting": None, "last_errors": [],
+                           "incoming_files": _count_files(Path(cfg.paths.incoming)),
                            "delivery": {}, "delivery_error": None, "normal_databases": database_summaries(cfg)}
     if (state / "ledger.sqlite").is_file():
         ledger = Ledger(state, readonly=True)
@@ -71,6 +72,7 @@ def summary(cfg: Section, now: float | None = None, n_errors: int = 5) -> dict[s
 
 
 def _running(state: Path, job: Any, now: float) -> dict[str, Any]:
+    """A running job with the stage its worker reported (None before the first report)."""
     rec = read_stage(state, job.id)
     return {"job": job.id, "series_instance_uid": job.series_uid, "attempts": job.attempts,
             "elapsed_s": round(now - job.started_at, 1) if job.started_at else None,

@@ -117,7 +117,7 @@ def report_stage(stage: str) -> None:
     conn, job_id = _running
     try:
         conn.send(JobStage(job_id, str(stage)))
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - a lost stage costs a display line, never the job
         log.debug("job %s: cannot report stage %s", job_id, stage, exc_info=True)
 
 
