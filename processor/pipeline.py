@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -69,6 +69,32 @@ def _load_model(model_path: Path, device: str, verified: tuple[dict, str], threa
 
 _PENDING = object()   # the classifier before its background load was awaited
 
+StageObserver = Callable[[str], None]
+STAGES = ("read", "register", "ssp", "classify", "write")   # what an observer hears, in this order
+
+
+def _tell(observer: StageObserver | None, stage: str) -> None:
+    """Tell ``observer`` that ``stage`` begins; an observer that fails never fails the series."""
+    if observer is None:
+        return
+    try:
+        observer(stage)
+    except Exception:  # noqa: BLE001 - a status display must not cost a result
+        log.debug("stage observer failed at %s", stage, exc_info=True)
+
+
+def _reading(series: Any, observer: StageObserver | None) -> Iterator[Any]:
+    """The series one by one, telling ``observer`` "read" again before each later one's pixels
+    are read (iterating a :class:`SeriesScan` reads them; the first "read" came before intake)."""
+    it = iter(series)
+    for i in range(len(series)):
+        if i:
+            _tell(observer, "read")
+        try:
+            yield next(it)
+        except StopIteration:
+            return
+
 
 class Pipeline:
     """Loads the atlas, normal database and model once; processes series one by one.
@@ -83,6 +109,7 @@ class Pipeline:
 
     def __init__(self, cfg: Section, background: bool = True) -> None:
         self.cfg = cfg
+        self.on_stage: StageObserver | None = None   # called with each stage's name as it begins (STAGES)
         clock = PartClock()
         self.startup_s = clock.s   # what construction spent, part by part
         self.atlas = load_atlas()
@@ -185,11 +212,12 @@ class Pipeline:
         """Every series found in ``paths``, each into its result folder under ``out_root``. The
         results come back in their result.json form (:meth:`Result.as_dict`): what callers read
         (CLI, daemon workers through a pipe, evaluation) is exactly what was written."""
+        _tell(self.on_stage, "read")
         series = self.intake(_exclude_outputs(paths, out_root))
         results = []
-        it = series
+        it: Iterable[Any] = _reading(series, self.on_stage)
         if progress and len(series) > 1:
-            it = tqdm(series, desc="series", unit="series")
+            it = tqdm(it, desc="series", unit="series", total=len(series))
         for s in it:   # one volume in memory at a time: each is dropped once its result is written
             results.append(self.process_series(s, out_root, s.read_s))
         return results
@@ -245,6 +273,7 @@ class Pipeline:
     def _run_stages(self, s, result: Result, staging: Path, final: Path) -> None:
         cfg, timings = self.cfg, result.timings_s
 
+        _tell(self.on_stage, "register")
         t = time.perf_counter()
         self.preload.wait("ants")
         rc = cfg.registration
@@ -269,6 +298,7 @@ class Pipeline:
             result.warnings += judge_coverage(result.coverage, self.analyser.references,
                                               cfg.coverage.max_outside, cfg.coverage.warn_outside)
 
+        _tell(self.on_stage, "ssp")
         t = time.perf_counter()
         self.preload.wait("resolution matcher")
         try:
@@ -283,6 +313,7 @@ class Pipeline:
             if warning:
                 result.warnings.append(warning)
 
+        _tell(self.on_stage, "classify")
         t = time.perf_counter()
         prediction = None
         if self.classifier is not None:
@@ -300,6 +331,7 @@ class Pipeline:
                                    "statistics only: the bundled model is not installed (classification is null)")
         timings.classify = round(time.perf_counter() - t, 3)
 
+        _tell(self.on_stage, "write")
         t = time.perf_counter()
         clock = PartClock()
         self.write_parts_s = clock.s
@@ -392,6 +424,16 @@ class Pipelines:
     def startup_warnings(self) -> list[str]:
         return [w for m in self.members for w in m.startup_warnings]
 
+    @property
+    def on_stage(self) -> StageObserver | None:
+        """The stage observer, shared by every database's pipeline (see :attr:`Pipeline.on_stage`)."""
+        return self.members[0].on_stage
+
+    @on_stage.setter
+    def on_stage(self, observer: StageObserver | None) -> None:
+        for m in self.members:
+            m.on_stage = observer
+
     def close(self) -> None:
         for m in self.members:
             m.close()
@@ -408,6 +450,9 @@ class Pipelines:
 
     def process_paths(self, paths: list[Path], out_root: Path, progress: bool = False) -> list[dict[str, Any]]:
         """As :meth:`Pipeline.process_paths`, each series against its own database."""
+        _tell(self.on_stage, "read")
         series = self.intake(_exclude_outputs(paths, out_root))
-        it = tqdm(series, desc="series", unit="series") if progress and len(series) > 1 else series
+        it: Iterable[Any] = _reading(series, self.on_stage)
+        if progress and len(series) > 1:
+            it = tqdm(it, desc="series", unit="series", total=len(series))
         return [self.for_series(s).process_series(s, out_root, s.read_s) for s in it]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from processor.daemon.workers import ProcessFn
+from processor.daemon.workers import ProcessFn, report_stage
 from processor.pipeline import make_pipeline
 
 
 def pipeline_factory(cfg: Any) -> ProcessFn:
     """One :class:`Pipeline` (or one per configured database) per worker process; its
-    ``process_paths`` runs each job."""
-    return make_pipeline(cfg).process_paths
+    ``process_paths`` runs each job, telling the daemon each stage as it begins."""
+    pipeline = make_pipeline(cfg)
+    pipeline.on_stage = report_stage
+    return pipeline.process_paths

@@ -31,6 +31,7 @@ from processor.daemon.events import EventSource, WatchdogSource
 from processor.daemon.jobfiles import JobFiles, entry_name
 from processor.daemon.ledger import (DONE, DUPLICATE, FAILED, QUEUED, RECEIVED, REJECTED, RUNNING, FileEntry,
                                      Job, Ledger, content_hash)
+from processor.daemon.stages import StageRecords
 from processor.daemon.workers import PIPELINE_FACTORY, Event, EventKind, WorkerPool
 from spectssp.fsutil import file_sha256
 from spectssp.resources import plan, this_machine
@@ -92,6 +93,7 @@ class Daemon:
         self.fatal: str | None = None
         self.ledger: Ledger | None = None
         self.files: JobFiles | None = None
+        self.stages = StageRecords(self.state)   # state/running: each running job's stage, for display
         self.assembler = Assembler(self.incoming, self.quiet_s, clock)
         self.pool: WorkerPool | None = None
         self.outbox: Delivery | None = None
@@ -132,6 +134,7 @@ class Daemon:
         self.ledger = Ledger(self.state, clock=self.wall)
         self.files = JobFiles(self.state, self.incoming, self.cfg.daemon.archive_inputs)
         self.outbox = self._open_outbox()
+        self.stages.clear()
         self._recover()
         self.pool = WorkerPool(self.n_workers, self.factory, self.worker_cfg, start_method=self.start_method,
                                log_file=self.log_file)
@@ -193,6 +196,7 @@ class Daemon:
         if self.pool is not None:
             self.pool.shutdown()
             self.peak_rss_mb = dict(self.pool.peak_rss_mb)
+            self.stages.clear()
         if self._delivery is not None:
             self._delivery.join(timeout=60)
             self._delivery = None
@@ -378,6 +382,11 @@ class Daemon:
             self.pool.closing = True
             self.request_stop()
             return
+        if ev.kind == EventKind.STAGE:
+            if ev.job_id in self.pool.busy:
+                self.stages.record(ev.job_id, ev.message or "", self.wall())
+            return
+        self.stages.remove(ev.job_id)
         job = self.ledger.get(ev.job_id)
         if ev.rss_mb is not None:
             self.peak_rss_mb[ev.worker_pid] = max(self.peak_rss_mb.get(ev.worker_pid, 0.0), ev.rss_mb)

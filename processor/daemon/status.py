@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from processor.config import BUNDLED, Section, database_entries
-from processor.daemon.ledger import ACTIVE, Ledger
+from processor.daemon.ledger import ACTIVE, RUNNING, Ledger
+from processor.daemon.stages import read_stage
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +38,19 @@ def daemon_pid(state: Path) -> int | None:
 
 
 def summary(cfg: Section, now: float | None = None, n_errors: int = 5) -> dict[str, Any]:
-    """Counts by state, the oldest waiting job, the last errors and the delivery backlog."""
+    """Counts by state, the running jobs (with their stage), the oldest waiting job, the last
+    errors and the delivery backlog."""
     now = time.time() if now is None else now
     state = Path(cfg.paths.state)
     out: dict[str, Any] = {"state_dir": str(state), "daemon_pid": daemon_pid(state), "counts": {},
-                           "oldest_waiting": None, "last_errors": [], "incoming_files": _count_files(Path(cfg.paths.incoming)),
+                           "running": [], "oldest_waiting": None, "last_errors": [],
+                           "incoming_files": _count_files(Path(cfg.paths.incoming)),
                            "delivery": {}, "delivery_error": None, "normal_databases": database_summaries(cfg)}
     if (state / "ledger.sqlite").is_file():
         ledger = Ledger(state, readonly=True)
         try:
             out["counts"] = ledger.counts()
+            out["running"] = [_running(state, j, now) for j in ledger.jobs(RUNNING)]
             oldest = ledger.oldest_waiting()
             if oldest is not None:
                 out["oldest_waiting"] = {"job": oldest.id, "state": oldest.state, "series_instance_uid": oldest.series_uid,
@@ -65,6 +69,14 @@ def summary(cfg: Section, now: float | None = None, n_errors: int = 5) -> dict[s
         except Exception as exc:  # status must answer even when the outbox cannot be opened
             out["delivery_error"] = f"{type(exc).__name__}: {exc}"
     return out
+
+
+def _running(state: Path, job: Any, now: float) -> dict[str, Any]:
+    """A running job with the stage its worker reported (None before the first report)."""
+    rec = read_stage(state, job.id)
+    return {"job": job.id, "series_instance_uid": job.series_uid, "attempts": job.attempts,
+            "elapsed_s": round(now - job.started_at, 1) if job.started_at else None,
+            "stage": rec.stage if rec else None, "stage_s": round(max(0.0, now - rec.since), 1) if rec else None}
 
 
 def database_summaries(cfg: Section) -> list[dict[str, Any]]:
@@ -119,6 +131,11 @@ def format_text(s: dict[str, Any]) -> str:
         lines.append(f"waiting:  {waiting} job(s), {s['incoming_files']} file(s) in the watch folder")
     else:
         lines.append(f"jobs:     none yet (no ledger); {s['incoming_files']} file(s) in the watch folder")
+    for r in s.get("running", []):
+        stage = f"{r['stage']} for {r['stage_s']:.0f} s" if r["stage"] else "starting"
+        elapsed = f"{r['elapsed_s']:.0f} s" if r["elapsed_s"] is not None else "-"
+        lines.append(f"running:  job {r['job']} {stage} (running {elapsed}, attempt {r['attempts']}) "
+                     f"series {r['series_instance_uid'] or '-'}")
     o = s["oldest_waiting"]
     if o:
         lines.append(f"oldest:   job {o['job']} ({o['state']}, {o['age_s']:.0f} s, attempts {o['attempts']}) "

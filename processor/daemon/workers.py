@@ -79,6 +79,13 @@ class InitFailed(NamedTuple):
     message: str
 
 
+class JobStage(NamedTuple):
+    """Worker -> daemon: the running job entered a stage (shown on the status page)."""
+
+    job_id: int
+    stage: str
+
+
 class JobDone(NamedTuple):
     """Worker -> daemon: the job ran; one result dict per series."""
 
@@ -96,11 +103,27 @@ class JobError(NamedTuple):
     rss_mb: float
 
 
-WorkerMessage = WorkerReady | InitFailed | JobDone | JobError
+WorkerMessage = WorkerReady | InitFailed | JobStage | JobDone | JobError
+
+_running: tuple[mpc.Connection, int] | None = None   # in a worker process: its pipe and the job it runs
+
+
+def report_stage(stage: str) -> None:
+    """Tell the daemon which stage the job this worker process runs has entered (a stage
+    observer, :attr:`processor.pipeline.Pipeline.on_stage`). Outside a job it does nothing; a
+    message that cannot be sent is logged at debug level and ignored, never failing the job."""
+    if _running is None:
+        return
+    conn, job_id = _running
+    try:
+        conn.send(JobStage(job_id, str(stage)))
+    except Exception:  # noqa: BLE001 - a lost stage costs a display line, never the job
+        log.debug("job %s: cannot report stage %s", job_id, stage, exc_info=True)
 
 
 def worker_main(conn: mpc.Connection, factory: str, cfg: Any, parent_pid: int, log_file: str | None) -> None:
     """Entry point of a worker process: build the function once, then serve jobs until told to stop."""
+    global _running
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent_pid)
@@ -122,7 +145,12 @@ def worker_main(conn: mpc.Connection, factory: str, cfg: Any, parent_pid: int, l
             return
         if req is None:
             return
-        conn.send(_run_one(fn, req.job_id, [Path(p) for p in req.paths], Path(req.out_root)))
+        _running = (conn, req.job_id)
+        try:
+            outcome = _run_one(fn, req.job_id, [Path(p) for p in req.paths], Path(req.out_root))
+        finally:
+            _running = None
+        conn.send(outcome)
 
 
 def _run_one(fn: ProcessFn, job_id: int, paths: list[Path], out_root: Path) -> JobDone | JobError:
@@ -150,6 +178,7 @@ class EventKind(StrEnum):
 
     READY = "ready"
     INIT_FAILED = "init_failed"
+    STAGE = "stage"
     RESULT = "result"
     ERROR = "error"
     CRASHED = "crashed"
@@ -157,7 +186,8 @@ class EventKind(StrEnum):
 
 @dataclass
 class Event:
-    """What the pool reports; ``job_id`` is set for RESULT, ERROR and CRASHED."""
+    """What the pool reports; ``job_id`` is set for STAGE, RESULT, ERROR and CRASHED (STAGE:
+    the stage's name in ``message``)."""
 
     kind: EventKind
     job_id: int | None = None
@@ -252,6 +282,8 @@ class WorkerPool:
             return Event(EventKind.READY, worker_pid=msg.pid)
         if isinstance(msg, InitFailed):
             return Event(EventKind.INIT_FAILED, code=msg.code, message=msg.message, worker_pid=w.proc.pid)
+        if isinstance(msg, JobStage):   # the job goes on: the worker still holds it
+            return Event(EventKind.STAGE, msg.job_id, message=msg.stage, worker_pid=w.proc.pid)
         w.job_id, w.killed_for = None, None
         w.peak_rss_mb = max(w.peak_rss_mb, msg.rss_mb)
         self.peak_rss_mb[w.proc.pid] = w.peak_rss_mb

@@ -18,6 +18,7 @@ from typing import Any
 
 from processor.config import Section
 from processor.daemon.ledger import ACTIVE, DONE, FAILED, REJECTED, RUNNING, Job, Ledger
+from processor.daemon.stages import RunningStage, read_stage
 from processor.daemon.status import summary
 from spectssp.fsutil import safe_name
 
@@ -29,6 +30,24 @@ PICTURES = ("decrease", "increase", "panel", "qc")
 DICOM_LABELS = {"ssp-sheet": "3D-SSP sheet (DICOM Secondary Capture)", "gradcam": "CNN views (DICOM Secondary Capture)",
                 "sr": "structured report (DICOM SR)"}
 RECENT = 40            # studies listed on the overview
+# a running job's stage (processor.pipeline.STAGES) as the page says it; another name is shown as it is
+STAGE_LABELS = {"read": "reading the files", "register": "registering", "ssp": "3D-SSP statistics",
+                "classify": "classifying", "write": "writing outputs"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What a running job is doing now and for how long (seconds)."""
+
+    name: str
+    label: str
+    for_s: float
+
+    @classmethod
+    def of(cls, rec: RunningStage | None, now: float) -> "Stage | None":
+        if rec is None:
+            return None
+        return cls(rec.stage, STAGE_LABELS.get(rec.stage, rec.stage), max(0.0, now - rec.since))
 
 
 def study_key(job: Job) -> str:
@@ -44,6 +63,7 @@ class Study:
     job: Job
     result: dict[str, Any] | None = None
     superseded: bool = False                             # a newer version of the series replaced its results
+    stage: Stage | None = None                           # a running job's stage, when the daemon recorded one
     pictures: dict[str, Path] = field(default_factory=dict)   # PICTURES name -> PNG, or DICOM SC to decode
     downloads: list[tuple[str, Path]] = field(default_factory=list)  # (label, file) in the result folder
 
@@ -95,7 +115,8 @@ class State:
             "summary": s,
             "now": now,
             "waiting": [(study_key(j), j, now - j.created) for j in jobs if j.state in ACTIVE and j.state != RUNNING],
-            "running": [(study_key(j), j, now - (j.started_at or now)) for j in jobs if j.state == RUNNING],
+            "running": [(study_key(j), j, now - (j.started_at or now), self._stage(j, now))
+                        for j in jobs if j.state == RUNNING],
             "done_today": sum(1 for j in jobs if j.state == DONE and (j.finished_at or 0) >= midnight),
             "problems": [self._study(j, latest) for j in ended if j.state in (REJECTED, FAILED)][:20],
             "recent": [self._study(j, latest) for j in ended[:RECENT]],
@@ -121,9 +142,13 @@ class State:
         finally:
             ledger.close()
 
+    def _stage(self, job: Job, now: float) -> Stage | None:
+        """The stage the daemon recorded for a running job (state/running), else None."""
+        return Stage.of(read_stage(self.state_dir, job.id), now) if job.state == RUNNING else None
+
     # -- result folders -------------------------------------------------------------------
     def _study(self, job: Job, latest: dict[str, int]) -> Study:
-        st = Study(study_key(job), job)
+        st = Study(study_key(job), job, stage=self._stage(job, self.clock()))
         if job.series_uid and latest.get(job.series_uid, job.id) != job.id:
             st.superseded = True
             return st

@@ -226,3 +226,33 @@ def test_atypical_study_is_reported_indeterminate_everywhere(tmp_path):
     texts = [getattr(i, "TextValue", "") for i in _sr_items(pydicom.dcmread(sr))]
     assert any("Atypical for this normal database: yes" in t for t in texts), texts
     assert len(files) == 1
+
+
+def test_stage_observer_hears_each_stage_in_order_and_cannot_fail_a_series(tmp_path):
+    """What the daemon shows as a running job's stage: "read" before intake and before each
+    later series, then register, ssp, classify, write for a series that gets that far. An
+    observer that raises is ignored (a status display must never cost a result)."""
+    from processor.config import from_dict
+    from processor.pipeline import STAGES
+    inp = tmp_path / "in"
+    write_study(make_study("NC", 8106), inp / "nc", "multiframe")
+    (inp / "nc.truth.json").unlink()
+    make_series(inp / "ct", 1, modality="CT")                      # a second series, rejected at intake
+    heard: list[str] = []
+
+    def observer(stage: str) -> None:
+        heard.append(stage)
+        raise RuntimeError("the display is broken")
+
+    pipe = Pipeline(from_dict({"model": None, "registration": {"stages": ["rigid", "affine"]}}))
+    try:
+        assert pipe.on_stage is None
+        pipe.on_stage = observer
+        results = pipe.process_paths([inp], tmp_path / "out")
+    finally:
+        pipe.close()
+    assert sorted(r["status"] for r in results) == ["ok", "rejected"]
+    expected = ["read"]
+    for i, r in enumerate(results):
+        expected += (["read"] if i else []) + (list(STAGES[1:]) if r["status"] == "ok" else [])
+    assert heard == expected and STAGES == ("read", "register", "ssp", "classify", "write")

@@ -20,6 +20,8 @@ def test_each_tracer_gets_one_database_and_the_config_may_name_it(tmp_path) -> N
     try:
         assert isinstance(pipes, Pipelines) and pipes.tracers == ["IMP", "ECD"]
         assert [m.ndb_info.tracer for m in pipes.members] == ["IMP", "ECD"]
+        pipes.on_stage = print                                   # one observer for every database's pipeline
+        assert pipes.on_stage is print and all(m.on_stage is print for m in pipes.members)
     finally:
         pipes.close()
 

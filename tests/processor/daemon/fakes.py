@@ -7,7 +7,9 @@ has no room for test keys. So a test says what happens to which series with
 folder (``<output>/../fake-behaviour.json``); the fake reads it on every call. A series not
 named is processed: a result folder like the pipeline's, status ok.
 
-Every call appends ``<series uid> <n files> <pid>`` to ``<output>/../calls.log``.
+Every call appends ``<series uid> <n files> <pid>`` to ``<output>/../calls.log``, and reports
+its stages to the daemon as the pipeline does: "read" first, "register" before its sleep,
+"write" after it.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from typing import Any, Callable, Mapping
 import pydicom
 
 from atlas.analysis import Indices, RegionStats, Statistics
+from processor.daemon.workers import report_stage
 from processor.result import OutputEntry, Registration, Result, ResultError, Status
 from spectssp.errors import ErrorCode
 from spectssp.fsutil import atomic_write_json, publish_dir, safe_name
@@ -79,6 +82,7 @@ def factory(cfg: Any) -> Callable[[list[Path], Path], list[dict[str, Any]]]:
     log_path = _run_dir(cfg) / "calls.log"
 
     def process(paths: list[Path], out_root: Path) -> list[dict[str, Any]]:
+        report_stage("read")
         ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
         uid = str(ds.SeriesInstanceUID)
         behaviour = _behaviour(log_path.parent, uid)
@@ -88,7 +92,9 @@ def factory(cfg: Any) -> Callable[[list[Path], Path], list[dict[str, Any]]]:
         if behaviour.outcome is Outcome.CRASH or (behaviour.outcome is Outcome.CRASH_ONCE and not marker.exists()):
             marker.touch()
             os._exit(7)
+        report_stage("register")
         time.sleep(behaviour.sleep_s)
+        report_stage("write")
         if behaviour.outcome is Outcome.RAISE:
             raise RuntimeError("a bug in the pipeline")
         result = _result(paths, ds, rejected=behaviour.outcome is Outcome.REJECT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pydicom
@@ -225,8 +226,9 @@ def test_second_daemon_on_same_state_is_refused(cfg, driver) -> None:
 def test_worker_messages_survive_pickling() -> None:
     """They cross a spawn boundary: each must come back equal, with its enum intact."""
     import pickle
-    from processor.daemon.workers import InitFailed, JobDone, JobError, JobRequest, WorkerReady
+    from processor.daemon.workers import InitFailed, JobDone, JobError, JobRequest, JobStage, WorkerReady
     for msg in (JobRequest(3, ["/a.dcm"], "/out"), WorkerReady(123), InitFailed(ErrorCode.MODEL_ERROR, "no model."),
+                JobStage(3, "register"),
                 JobDone(3, [{"status": "ok"}], 12.5), JobError(3, ErrorCode.WORKER_CRASHED, "died.", 1.0)):
         back = pickle.loads(pickle.dumps(msg))
         assert back == msg and type(back) is type(msg)
@@ -255,3 +257,53 @@ def test_restart_finishes_interrupted_steps(cfg, clock, driver) -> None:
     assert not list(out.glob(".staging-*"))
     assert sorted(p.name for p in out.iterdir()) == ["1.2.840.12", "1.2.840.13"]
     assert not list((_state(cfg) / "jobs").iterdir())
+
+
+def test_running_job_stage_is_recorded_and_removed_when_the_job_ends(tmp_path: Path, driver) -> None:
+    """The worker reports stages over its pipe; the daemon keeps state/running/<id>.json only while
+    the job runs, also when its worker dies."""
+    from processor.daemon.stages import read_stage
+    from processor.daemon.status import format_text, summary
+    cfg = make_cfg(tmp_path, max_attempts=1)
+    d = driver(cfg)
+    fakes.script(cfg, {"1.2.840.30": fakes.sleep(3.0), "1.2.840.31": fakes.CRASH})
+    make_series(_incoming(cfg) / "s", 1, series_uid="1.2.840.30")
+    d.drop_quiet()
+    [job] = d.daemon.ledger.jobs()
+    d.settle(lambda: read_stage(_state(cfg), job.id) is not None)
+    seen = read_stage(_state(cfg), job.id)
+    assert d.daemon.ledger.get(job.id).state == "running"
+    assert seen.stage in ("read", "register") and abs(seen.since - time.time()) < 30
+    d.settle(lambda: getattr(read_stage(_state(cfg), job.id), "stage", None) == "register")
+    s = summary(cfg)                                                   # spectssp status says it too
+    assert [(r["job"], r["stage"], r["attempts"]) for r in s["running"]] == [(job.id, "register", 1)]
+    assert f"running:  job {job.id} register for " in format_text(s)
+    d.settle(d.idle)
+    assert d.daemon.ledger.get(job.id).state == DONE
+    assert read_stage(_state(cfg), job.id) is None and not any((_state(cfg) / "running").iterdir())
+    assert summary(cfg)["running"] == []
+    make_series(_incoming(cfg) / "t", 1, series_uid="1.2.840.31")     # its worker dies after "read"
+    d.drop_quiet()
+    d.settle(d.idle)
+    assert d.daemon.ledger.jobs()[-1].state == FAILED
+    assert not any((_state(cfg) / "running").iterdir())
+
+
+def test_stage_records_ignore_bad_names_and_unwritable_folders(tmp_path: Path) -> None:
+    from processor.daemon.stages import RunningStage, StageRecords, read_stage
+    records = StageRecords(tmp_path)
+    records.record(4, "register", 100.0)
+    assert read_stage(tmp_path, 4) == RunningStage("register", 100.0)
+    records.record(4, "<script>", 101.0)                     # not a stage name: the record stays as it was
+    assert read_stage(tmp_path, 4).stage == "register"
+    (tmp_path / "running" / "5.json").write_text('{"job": 4, "stage": "ssp", "since": 1}')   # another job's
+    (tmp_path / "running" / "6.json").write_text("not json")
+    assert read_stage(tmp_path, 5) is None and read_stage(tmp_path, 6) is None and read_stage(tmp_path, 7) is None
+    records.remove(4)
+    records.remove(4)                                          # twice: no error
+    assert read_stage(tmp_path, 4) is None
+    blocked = StageRecords(tmp_path / "file")
+    (tmp_path / "file").write_text("x")                          # the state "folder" is a file: cannot write
+    blocked.record(1, "read", 1.0)                               # logged at debug level, no exception
+    blocked.remove(1)
+    assert read_stage(tmp_path / "file", 1) is None

@@ -21,6 +21,7 @@ import pytest
 from spectssp.errors import ErrorCode
 from processor.daemon import DONE, FAILED, REJECTED, RUNNING
 from processor.daemon.ledger import Ledger
+from processor.daemon.stages import read_stage
 from spectssp.fsutil import safe_name
 from tests.helpers.dicom import make_series
 from tests.helpers.results import load_result
@@ -164,6 +165,9 @@ def test_kill_9_mid_job_then_restart_completes_without_duplicates(tmp_path: Path
     for s in studies:
         _drop_folder(s["dir"], w.incoming)
     w.wait(lambda: any(j.state == RUNNING for j in w.jobs()), 120, "a job to run")
+    running = next(j for j in w.jobs() if j.state == RUNNING)
+    w.wait(lambda: getattr(read_stage(w.state, running.id), "stage", None) == "register", 120,
+           "the worker to report registration")                # the pipeline's stages reach the state folder
     time.sleep(2.0)                                         # in the middle of registration
     w.kill()
     assert RUNNING in [j.state for j in w.jobs()]
@@ -177,6 +181,7 @@ def test_kill_9_mid_job_then_restart_completes_without_duplicates(tmp_path: Path
     assert not list(w.output.glob(".*")) and not list((w.state / "jobs").iterdir())
     assert not [p for p in w.incoming.rglob("*") if p.is_file()]
     assert not list((w.incoming / ".partial").glob("*")) if (w.incoming / ".partial").exists() else True
+    assert not list(w.state.glob("running/*"))                 # no stage record outlives its job
 
 
 @contextmanager

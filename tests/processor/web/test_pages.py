@@ -116,3 +116,36 @@ def test_empty_state_answers(tmp_path) -> None:
     assert "No study has finished yet." in c.get("/").text
     assert c.get("/healthz").json()["queue_depth"] == 0
     assert c.get("/static/style.css").headers["content-type"].startswith("text/css")
+
+
+def _job_id(site: Site, name: str) -> int:
+    from processor.daemon.ledger import Ledger
+    from processor.web.state import study_key
+    ledger = Ledger(site.root / "state", readonly=True)
+    try:
+        return next(j.id for j in ledger.jobs() if study_key(j) == site.keys[name])
+    finally:
+        ledger.close()
+
+
+def test_running_job_shows_its_stage_and_time_in_it(site: Site) -> None:
+    from processor.daemon.stages import StageRecords
+    now = 1_800_000_000.0
+    c = TestClient(create_app(site.cfg(), clock=lambda: now))
+    health = c.get("/healthz").json()
+    html = c.get("/").text
+    assert 'data-stage=""' in html and "starting" in html                   # running, no stage recorded yet
+    records = StageRecords(site.root / "state")
+    records.record(_job_id(site, "running"), "register", now - 75)
+    records.record(_job_id(site, "done"), "write", now - 5)                   # stale: that job is not running
+    html = c.get("/").text
+    assert 'data-stage="register">registering <span class="sub">(75 s)</span>' in html
+    assert "writing outputs" not in html and html.count('class="stage"') == 1
+    running = c.get(f"/study/{site.keys['running']}").text
+    assert 'data-stage="register">registering</span> (for 75 s)' in running
+    assert 'class="stage"' not in c.get(f"/study/{site.keys['done']}").text
+    after = c.get("/healthz").json()                                           # /healthz does not change
+    assert {k: v for k, v in after.items() if k != "oldest_waiting_age_s"} == \
+        {k: v for k, v in health.items() if k != "oldest_waiting_age_s"}
+    records.record(_job_id(site, "running"), "ssp", now - 3)
+    assert 'data-stage="ssp">3D-SSP statistics <span class="sub">(3 s)</span>' in c.get("/").text
