@@ -22,22 +22,10 @@ from pathlib import Path
 
 from distributed import Client, LocalCluster
 
-from atlas import load_atlas
 from processor.batch import BatchOptions, run_batch
 from processor.config import load_config
-from processor.phantom import make_study, write_study
+from processor.phantom import write_benchmark_studies
 from spectssp.resources import this_machine
-
-
-def write_studies(folder: Path, n: int, seed: int) -> list[Path]:
-    """N phantom studies (NC, AD, DLB in turn; every fifth one file per slice)."""
-    atlas = load_atlas()
-    out = []
-    for i in range(n):
-        study = make_study(("NC", "AD", "DLB")[i % 3], seed, i, atlas=atlas)
-        write_study(study, folder / study.name, "slices" if i % 5 == 4 else "multiframe")
-        out.append(folder / study.name)
-    return out
 
 
 def run_shape(cfg_path: Path | None, studies: list[Path], out: Path, workers: int, threads: int) -> dict:
@@ -89,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if src.exists():
         shutil.rmtree(src)
     t = time.monotonic()
-    studies = write_studies(src, args.studies, args.seed)
+    studies = write_benchmark_studies(src, args.studies, args.seed)
     print(f"wrote {len(studies)} phantom studies in {time.monotonic() - t:.0f} s", file=sys.stderr)
     rows = [run_shape(args.config, studies, args.out / f"batch-{w}x{th}", w, th) for w, th in shapes]
     base = next((r for r in rows if r["cores"] == 1), None)

@@ -17,24 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-from atlas import load_atlas
 from processor.config import load_config
 from processor.daemon import Daemon, ManualSource
 from processor.daemon.ledger import ACTIVE, DONE
-from processor.phantom import make_study, write_study
+from processor.phantom import write_benchmark_studies
 
 log = logging.getLogger(__name__)
-
-
-def _write_studies(folder: Path, n: int, seed: int) -> list[Path]:
-    atlas = load_atlas()
-    out = []
-    for i in range(n):
-        label = ("NC", "AD", "DLB")[i % 3]
-        study = make_study(label, seed, i, atlas=atlas)
-        write_study(study, folder / study.name, "slices" if i % 5 == 4 else "multiframe")
-        out.append(folder / study.name)
-    return out
 
 
 def run_once(cfg_path: Path | None, studies: list[Path], root: Path, workers: int, quiet_s: float) -> dict:
@@ -89,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if src.exists():
         shutil.rmtree(src)
     t = time.monotonic()
-    studies = _write_studies(src, args.studies, args.seed)
+    studies = write_benchmark_studies(src, args.studies, args.seed)
     print(f"wrote {len(studies)} phantom studies in {time.monotonic() - t:.0f} s", file=sys.stderr)
     rows = []
     for n in args.workers:

@@ -30,7 +30,7 @@ from processor.phantom.tracers import TRACERS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PhantomStudy", "make_study", "write_study", "study_name", "SubjectOptions",
+__all__ = ["PhantomStudy", "make_study", "write_study", "write_benchmark_studies", "study_name", "SubjectOptions",
            "ScannerOptions", "simulate_subject", "apply_reduction", "acquire", "CLASS_LABELS",
            "VARIANTS", "LAYOUTS", "TRACERS", "NORMAL_PATTERNS"]
 
@@ -107,3 +107,15 @@ def write_study(study: PhantomStudy, out_dir: Path | str, layout: str = "multifr
     tmp.replace(sidecar)
     return paths
 
+
+
+def write_benchmark_studies(folder: Path, n: int, seed: int) -> list[Path]:
+    """``n`` studies for the throughput benchmarks (NC, AD, DLB in turn; every fifth one file
+    per slice, the rest multiframe), each in ``folder/<name>``; one atlas load for all."""
+    atlas = load_atlas()
+    out = []
+    for i in range(n):
+        study = make_study(("NC", "AD", "DLB")[i % 3], seed, i, atlas=atlas)
+        write_study(study, folder / study.name, "slices" if i % 5 == 4 else "multiframe")
+        out.append(folder / study.name)
+    return out

@@ -19,6 +19,7 @@ from scipy import ndimage
 
 from atlas import voi
 from atlas.load import Atlas
+from processor.phantom.regional import regional_factor
 
 NORMAL_PATTERNS = ("phantom", "published")
 
@@ -50,9 +51,6 @@ AGE_REGIONS: dict[str, dict[str, float]] = {
     "published": {"frontal": 1.0, "anterior_cingulate": 1.0, "insula": 1.0, "striatum": 0.7},
 }
 
-_FACTOR_CACHE: dict[int, tuple[Atlas, np.ndarray]] = {}
-
-
 def check_normal_pattern(pattern: str) -> str:
     if pattern not in NORMAL_PATTERNS:
         raise ValueError(f"normal_pattern must be one of {', '.join(NORMAL_PATTERNS)}, got {pattern!r}")
@@ -66,18 +64,8 @@ def pattern_factor(atlas: Atlas, pattern: str) -> np.ndarray | None:
     """
     if check_normal_pattern(pattern) == "phantom":
         return None
-    hit = _FACTOR_CACHE.get(id(atlas))
-    if hit is None or hit[0] is not atlas:
-        lut = np.zeros(256, np.float32)
-        for base, ratio in PUBLISHED_FACTOR.items():
-            for side in voi.SIDES:
-                lut[voi.LABELS[f"{base}_{side}"]] = ratio - 1.0
-        delta = lut[atlas.labels]
-        sigma = EDGE_FWHM_MM / 2.3548 / float(abs(atlas.affine[0, 0]))
-        factor = (1.0 + ndimage.gaussian_filter(delta, sigma, mode="constant", truncate=3.0)).astype(np.float32)
-        factor.setflags(write=False)
-        _FACTOR_CACHE[id(atlas)] = hit = (atlas, factor)
-    return hit[1]
+    ratios = {voi.LABELS[f"{base}_{side}"]: r for base, r in PUBLISHED_FACTOR.items() for side in voi.SIDES}
+    return regional_factor(atlas, f"pattern:{pattern}", ratios, EDGE_FWHM_MM)
 
 
 def age_regions(pattern: str) -> dict[str, float]:

@@ -21,10 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from atlas import voi
 from atlas.load import Atlas
+from processor.phantom.regional import regional_factor
 
 TRACERS = ("IMP", "ECD")
 
@@ -54,9 +54,6 @@ HEADER: dict[str, dict[str, Any]] = {
             "study": "Brain perfusion SPECT 99mTc-ECD", "series": "Brain ECD SPECT recon"},
 }
 
-_FACTOR_CACHE: dict[tuple[int, str], tuple[Atlas, np.ndarray]] = {}
-
-
 def check_tracer(tracer: str) -> str:
     if tracer not in TRACERS:
         raise ValueError(f"tracer must be one of {', '.join(TRACERS)}, got {tracer!r}")
@@ -70,16 +67,6 @@ def tracer_factor(atlas: Atlas, tracer: str) -> np.ndarray | None:
     """
     if check_tracer(tracer) == "IMP":
         return None
-    hit = _FACTOR_CACHE.get((id(atlas), tracer))
-    if hit is None or hit[0] is not atlas:
-        lut = np.zeros(256, np.float32)
-        for base, ratio in ECD_VS_IMP.items():
-            for side in voi.SIDES:
-                lut[voi.LABELS[f"{base}_{side}"]] = ratio - 1.0
-        lut[voi.LABELS["vermis"]] = ECD_VERMIS - 1.0
-        delta = lut[atlas.labels]
-        sigma = EDGE_FWHM_MM / 2.3548 / float(abs(atlas.affine[0, 0]))
-        factor = (1.0 + ndimage.gaussian_filter(delta, sigma, mode="constant", truncate=3.0)).astype(np.float32)
-        factor.setflags(write=False)
-        _FACTOR_CACHE[(id(atlas), tracer)] = hit = (atlas, factor)
-    return hit[1]
+    ratios = {voi.LABELS[f"{base}_{side}"]: r for base, r in ECD_VS_IMP.items() for side in voi.SIDES}
+    ratios[voi.LABELS["vermis"]] = ECD_VERMIS
+    return regional_factor(atlas, f"tracer:{tracer}", ratios, EDGE_FWHM_MM)
