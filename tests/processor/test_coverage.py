@@ -160,6 +160,8 @@ def test_cut_study_end_to_end_and_a_full_one_unchanged(tmp_path, study, monkeypa
     unchecked, unchecked_dir = _process(tmp_path, tmp_path / "full", "coverage:\n  enabled: false\n")
     assert checked["status"] == "ok" and min(checked["coverage"].values()) == 1.0
     assert "coverage" not in unchecked
+    # the settings differ (coverage.enabled), so does the hash of the settings that shape a result
+    assert checked["hashes"].pop("config") != unchecked["hashes"].pop("config")
     for r in (checked, unchecked):
         r.pop("timings_s")
         r.pop("coverage", None)
