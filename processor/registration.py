@@ -15,7 +15,6 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import SimpleITK as sitk
 
 from atlas import Atlas
@@ -231,6 +230,7 @@ def _finish(forward: list[str], fixed, moving, atlas: Atlas, stages: list[str], 
     qc = qc_correlation(intensity_normalise(vol), template, atlas.brain & (fov >= COVERED))
     mapped = None
     if map_points is not None:
+        import pandas as pd  # deferred: 0.5-1.2 s of every start-up, needed only for landmark checks
         pts = pd.DataFrame(np.asarray(map_points, dtype=np.float64), columns=["x", "y", "z"])
         # Points travel opposite to images: the forward transforms take fixed-space points
         # to the moving image's space.
