@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     qc = [m["qc"] for m in ndb.meta["members"]]
     site = "bundled template" if template is None else f"site template ({rounds} rounds{', symmetric' if symmetric else ''})"
     print(f"normal database {args.out}: {ndb.n} members, tracer {tracer}, registered to the {site}, "
-          f"members' QC r {min(qc):.3f}-{max(qc):.3f}, {len(rejected) + failed} series left out")
+          f"members' QC r {min(qc):.3f}-{max(qc):.3f}, {_left_out(rejected, failed)}")
     return 0 if not (rejected or failed) else 1
 
 
@@ -110,6 +110,14 @@ def _site_template(ok: list, atlas, rounds: int, symmetric: bool, floor: float,
                             f"(QC floor registration.qc_floor = {floor}).") from None
     return template, {"rounds": rounds, "symmetric": symmetric, "series": len(ok), "averaged": averaged[-1],
                       "qc_floor": floor}
+
+
+def _left_out(rejected: list, failed: int) -> str:
+    """How many series were left out, and apart from them the files that are not DICOM at all
+    (sidecars, notes: counting those as series misleads)."""
+    not_dicom = sum(1 for s in rejected if s.error is not None and s.error.code == ErrorCode.NOT_DICOM)
+    text = f"{len(rejected) - not_dicom + failed} series left out"
+    return text + (f", {not_dicom} non-DICOM file(s) ignored" if not_dicom else "")
 
 
 def _short_hash(path) -> str:
