@@ -339,7 +339,7 @@ class Pipeline:
             result.outputs = outputs.write_all(
                 staging, s, ssp, prediction, result, self.atlas, cfg,
                 ndb_label=f"normal DB: {self.ndb_info.tracer}, N={self.ndb.n}, {self.ndb_path.name}",
-                model_sha=getattr(self.classifier, "card_sha256", None), clock=clock, ndb_sha=self.ndb.sha256())
+                model_sha=self.model_sha256, clock=clock, ndb_sha=self.ndb.sha256())
         except OSError as exc:
             raise SpectSSPError(ErrorCode.OUTPUT_WRITE_FAILED, f"cannot write outputs: {exc.strerror or exc}") from None
         timings.write = round(time.perf_counter() - t, 3)
