@@ -76,14 +76,22 @@ def support_box(weights: np.ndarray, pad: int) -> tuple[slice, ...]:
     return tuple(slice(max(int(i.min()) - pad, 0), min(int(i.max()) + pad + 1, n)) for i, n in zip(idx, weights.shape))
 
 
-def regional_ratios(labels: np.ndarray, rng: np.random.Generator, sd: float, edge_sigma_vox: float) -> np.ndarray:
+def regional_ratios(labels: np.ndarray, rng: np.random.Generator, sd: float, edge_sigma_vox: float,
+                    groups: np.ndarray | None = None) -> np.ndarray:
     """A multiplicative map with one factor ``N(1, sd)`` per atlas label (background 1), edges
     smoothed: another normal regional uptake pattern than the database's members (cerebellum,
     thalamus, pons and cortex ratios differ between tracers, cameras and populations), which
-    also moves the reference regions and so every reference's Z a little."""
+    also moves the reference regions and so every reference's Z a little.
+
+    ``groups`` (label -> group index, 0 = background) shares one factor between the labels of a
+    group: with both sides of a region in one group the map is a symmetric shift of the whole
+    normal pattern, as between two populations, tracers or simulators, rather than a one-sided
+    fluctuation of one subject."""
     n = int(labels.max()) + 1
-    lut = (1.0 + sd * rng.standard_normal(n)).astype(np.float32)
-    lut[0] = 1.0
+    lut_of = np.arange(n) if groups is None else np.asarray(groups)[:n]
+    factors = (1.0 + sd * rng.standard_normal(int(lut_of.max()) + 1)).astype(np.float32)
+    factors[0] = 1.0
+    lut = factors[lut_of]
     out = lut[labels]
     if edge_sigma_vox > 0:
         out = ndimage.gaussian_filter(out, edge_sigma_vox, truncate=3.0)

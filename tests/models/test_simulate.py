@@ -3,6 +3,7 @@ counts; validation held out by member; the cache."""
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 import pytest
 
 from atlas import voi
@@ -64,7 +65,7 @@ def _plain_ours(**knobs) -> SimulationConfig:
     off = dict(blur_fwhm_mm=(0.0, 0.0), noise_sd=(0.0, 0.0), distractor_p=0.0, partial_p=0.0, asymmetric_p=0.0,
                severity=(0.3, 0.3), variation_sd=(0.0, 0.0), region_warp_mm=(0.0, 0.0),
                lesion_texture_sd=(0.0, 0.0), edge_fwhm_extra_mm=(0.0, 0.0), regional_ratio_sd=(0.0, 0.0),
-               misregistration_mm=0.0, misregistration_deg=0.0, misregistration_scale=0.0,
+               pattern_shift_sd=(0.0, 0.0), misregistration_mm=0.0, misregistration_deg=0.0, misregistration_scale=0.0,
                dlb_spared_v1_p=0.0, dlb_cingulate_involved_p=0.0, dlb_parietal_p=0.0)
     return SimulationConfig.for_protocol("ours", images_per_class=12, validation_per_class=2, image_size=64,
                                          **{**off, **knobs})
@@ -114,6 +115,24 @@ def test_ours_randomises_what_is_not_disease(atlas, small_ndb):
     plain = Simulator(atlas, small_ndb, _plain_ours()).lesion_weights({"cuneus_L": 0.3}, np.random.default_rng(3))[0]
     assert np.abs(warped - plain).max() > 0.05
     assert warped.sum() == pytest.approx(plain.sum(), rel=0.35)
+
+
+def test_pattern_shift_moves_both_sides_of_a_region_alike(atlas, small_ndb):
+    """Another world's normal pattern: each region's two sides scaled by the same factor, the
+    factors differing between regions (an NC image, nothing else switched on)."""
+    sim = Simulator(atlas, small_ndb, _plain_ours(pattern_shift_sd=(0.1, 0.1)))
+    base = member_volume(small_ndb, atlas, 1)
+    vol, info = sim.volume_for("NC", base, np.random.default_rng(4))
+    assert info["pattern_shift_sd"] == 0.1
+    ratio = {}
+    for name in ("cuneus", "frontal", "cerebellum", "lateral_temporal"):
+        for side in voi.SIDES:
+            core = ndimage.binary_erosion(atlas.voi_mask([f"{name}_{side}"]), iterations=3) & atlas.brain
+            ratio[name, side] = float(np.median(vol[core] / base[core]))
+    for name in ("cuneus", "frontal", "cerebellum", "lateral_temporal"):
+        assert ratio[name, "L"] == pytest.approx(ratio[name, "R"], abs=0.01)
+    spread = np.ptp([ratio[n, "L"] for n in ("cuneus", "frontal", "cerebellum", "lateral_temporal")])
+    assert spread > 0.03
 
 
 def test_paper_rejects_our_knobs():
