@@ -46,6 +46,13 @@ class NormalDatabaseBuilder:
             self.vols.append((volume.reshape(-1)[self.volume_idx] / means["GLB"]).astype(np.float16))
         self.members.append(member)
 
+    def leave_out(self, indices: list[int]) -> None:
+        """Drop members added already (those whose registration QC turned out an outlier of the
+        members' distribution, known only once all are registered)."""
+        drop = set(indices)
+        for attr in ("raw", "means", "vols", "members"):
+            setattr(self, attr, [x for i, x in enumerate(getattr(self, attr)) if i not in drop])
+
     def build(self, note: str = "", *, template: np.ndarray | None = None, template_meta: dict | None = None,
               member_qc_template: str | None = None) -> NormalDatabase:
         """``template``: the site registration template the members were registered to (meta

@@ -33,7 +33,7 @@ from processor.intake.load import expected_name
 from processor.preload import Preloader
 from processor.provenance import check_provenance
 from processor.registration import register
-from processor.registration_qc import failure_message, flag_warning, judge
+from processor.registration_qc import failure_message, flag_warning, judge, kept_member_qc
 from processor.result import Hashes, NormalDatabaseInfo, Result, ResultError, Status, inputs_sha256
 from spectssp.clock import PartClock
 from spectssp.core.resolution import is_coarser
@@ -137,7 +137,9 @@ class Pipeline:
         if self.ndb.template is not None and self.ndb.template.shape != self.atlas.template.shape:
             raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} holds a site "
                                 "template on another grid than the atlas; rebuild it with 'spectssp normaldb build'.")
-        self.member_qc = self.ndb.member_qc()   # None: the absolute QC threshold applies
+        # None: the absolute QC threshold applies; outlying members left out (older databases: here)
+        self.member_qc = kept_member_qc(self.ndb.member_qc(), "qc_left_out" in self.ndb.meta,
+                                        cfg.registration.qc_floor)
         check_provenance(self.ndb, cfg, ndb_path.name)   # registration stages, software version
         self.ndb_path = ndb_path
         self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,

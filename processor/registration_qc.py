@@ -8,6 +8,11 @@ distribution: flagged below the members' minimum minus ``qc_warn_margin``, rejec
 minimum minus ``qc_reject_margin``, and always rejected below ``qc_floor`` (flips, truncation,
 objects that are not a brain; measured in docs/registration.md). Without such a distribution,
 ``qc_threshold`` is the absolute threshold, as before.
+
+One poorly registered member would set that minimum for every later study (world B: 0.755,
+the next member 0.848), so members whose QC is a low outlier of the members' own distribution
+(``outliers``: below the median minus ``OUTLIER_K`` robust SDs, or below the floor) are left out
+of the database at build time and out of the distribution a study is judged against.
 """
 from __future__ import annotations
 
@@ -16,6 +21,38 @@ from dataclasses import dataclass
 import numpy as np
 
 from processor.result import QCMembers
+
+
+OUTLIER_K = 5.0            # robust SDs below the members' median (docs/registration.md, "Outlying members")
+OUTLIER_MIN_MEMBERS = 10   # fewer values: no robust spread to speak of, only the floor applies
+OUTLIER_MIN_SD = 0.005     # r; a spread of identical values must not make every lower member an outlier
+
+
+def outlier_cut(values: np.ndarray, floor: float) -> float:
+    """The QC value below which a member is a low outlier: ``floor`` always, and, with at least
+    ``OUTLIER_MIN_MEMBERS`` values, median - ``OUTLIER_K`` * 1.4826 * MAD when higher (one pass;
+    the low side only, since a high QC is never a registration problem)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size < OUTLIER_MIN_MEMBERS:
+        return floor
+    med = float(np.median(v))
+    sd = max(1.4826 * float(np.median(np.abs(v - med))), OUTLIER_MIN_SD)
+    return max(floor, med - OUTLIER_K * sd)
+
+
+def outliers(values: np.ndarray, floor: float) -> np.ndarray:
+    """Which members' QC values are low outliers (below ``outlier_cut``)."""
+    v = np.asarray(values, dtype=np.float64)
+    return v < outlier_cut(v, floor)
+
+
+def kept_member_qc(member_qc: np.ndarray | None, left_out_recorded: bool, floor: float) -> np.ndarray | None:
+    """The members' QC values a study is judged against: as stored when the database recorded
+    its left-out members at build time (already screened: the rule is not applied twice), else
+    (databases built before the rule) without the outliers ``outliers`` finds in them."""
+    if member_qc is None or left_out_recorded:
+        return member_qc
+    return np.asarray(member_qc)[~outliers(member_qc, floor)]
 
 
 @dataclass(frozen=True)

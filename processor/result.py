@@ -55,7 +55,7 @@ class QCMembers:
     min: float
     max: float
     percentile: float          # % of members whose QC is at or below the study's
-    warn_below: float          # members' minimum minus registration.qc_warn_margin
+    warn_below: float          # kept members' minimum (QC outliers left out) minus registration.qc_warn_margin
     reject_below: float        # the larger of registration.qc_floor and min minus qc_reject_margin
 
 

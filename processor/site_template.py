@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from atlas import Atlas
 from processor.registration import intensity_normalise, register
+from processor.registration_qc import outliers
 
 
 def mirror_lr(volume: np.ndarray, atlas: Atlas) -> np.ndarray:
@@ -60,25 +61,32 @@ class Average:
 
 def build_template(images: Sequence[sitk.Image], atlas: Atlas, rounds: int, *, symmetric: bool, floor: float,
                    register_kw: dict[str, Any], progress: bool = True,
-                   report: Callable[[int, int, int], None] | None = None) -> np.ndarray:
+                   report: Callable[[int, int, int, list[tuple[int, float]]], None] | None = None) -> np.ndarray:
     """The site template after ``rounds`` (>= 1) register-and-average rounds, the first against
-    the bundled template. A member below ``floor`` (a gross failure) or whose registration
+    the bundled template. A member whose QC is an outlier of that round's members (``outliers``:
+    below ``floor``, a gross failure, or far below the others' median) or whose registration
     raises is left out of that round's average only; which members enter the database is
-    decided against the final template by the caller. ``report(round, used, total)`` after
-    each round."""
+    decided against the final template by the caller. ``report(round, used, total, left_out)``
+    after each round, ``left_out`` the (index, QC) of the outliers. A round holds its registered
+    volumes until all are measured (the outliers are known only then)."""
     if rounds < 1:
         raise ValueError("a site template needs at least one round")
     template = None    # the first round registers to the bundled template
     for r in range(1, rounds + 1):
-        avg = Average()
-        for image in tqdm(images, desc=f"site template round {r}/{rounds}", unit="study", disable=not progress):
+        done: list[tuple[int, float, np.ndarray]] = []
+        for i, image in enumerate(tqdm(images, desc=f"site template round {r}/{rounds}", unit="study",
+                                       disable=not progress)):
             try:
                 reg = register(image, atlas, template=template, **register_kw)
             except (ValueError, RuntimeError):
                 continue   # reported by the caller's final pass, where it fails again
-            if reg.qc >= floor:
-                avg.add(reg.volume)
+            done.append((i, reg.qc, reg.volume))
+        out = outliers(np.array([qc for _, qc, _ in done]), floor) if done else np.zeros(0, bool)
+        avg = Average()
+        for (_, _, volume), bad in zip(done, out):
+            if not bad:
+                avg.add(volume)
         template = avg.template(atlas, symmetric)
         if report is not None:
-            report(r, avg.n, len(images))
+            report(r, avg.n, len(images), [(i, qc) for (i, qc, _), bad in zip(done, out) if bad])
     return template

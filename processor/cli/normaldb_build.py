@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from atlas import load_atlas
@@ -15,6 +16,7 @@ from processor.cli.common import existing_inputs
 from processor.config import load_config
 from processor.intake import intake_options, load_series, normalise_tracer
 from processor.registration import register
+from processor.registration_qc import outlier_cut
 from processor.site_template import build_template
 from spectssp.errors import ErrorCode, SpectSSPError
 
@@ -71,12 +73,15 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, RuntimeError) as exc:  # one bad study must not lose the others
             failed += 1
             print(f"failed    {s.series_uid}  [{ErrorCode.INTERNAL_ERROR}] {exc}")
-    if failed and args.strict:  # --strict: no database unless every series made it in
-        raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"{failed} of {len(ok)} series failed registration or its "
-                            f"quality control (--strict); no database written to {str(args.out)!r}.")
+    left_out = _leave_out_outliers(builder, rc.qc_floor)
+    if (failed or left_out) and args.strict:  # --strict: no database unless every series made it in
+        raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"{failed + len(left_out)} of {len(ok)} series failed "
+                            "registration or its quality control, or were left out as QC outliers (--strict); "
+                            f"no database written to {str(args.out)!r}.")
     try:
         ndb = builder.build(note=args.note, template=template, template_meta=template_meta,
                             member_qc_template="bundled" if template is None else "site")
+        ndb.meta["qc_left_out"] = left_out   # additive; present (maybe empty): the members were screened
     except ValueError as exc:
         raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, str(exc) + ".") from None
     try:
@@ -86,8 +91,29 @@ def run(args: argparse.Namespace) -> int:
     qc = [m["qc"] for m in ndb.meta["members"]]
     site = "bundled template" if template is None else f"site template ({rounds} rounds{', symmetric' if symmetric else ''})"
     print(f"normal database {args.out}: {ndb.n} members, tracer {tracer}, registered to the {site}, "
-          f"members' QC r {min(qc):.3f}-{max(qc):.3f}, {_left_out(rejected, failed)}")
-    return 0 if not (rejected or failed) else 1
+          f"members' QC r {min(qc):.3f}-{max(qc):.3f}, {_left_out(rejected, failed + len(left_out))}"
+          + (f" ({len(left_out)} as QC outliers: " + ", ".join(f"{m['series_uid']} r={m['qc']:.3f}" for m in left_out)
+             + ")" if left_out else ""))
+    return 0 if not (rejected or failed or left_out) else 1
+
+
+def _leave_out_outliers(builder: NormalDatabaseBuilder, floor: float) -> list[dict]:
+    """Drop the members whose QC is an outlier of the members' distribution (one poorly
+    registered member would otherwise lower the QC threshold of every later study); a warning
+    line each. Returns their series UID and QC for the database's meta ``qc_left_out``."""
+    qc = np.array([m["qc"] for m in builder.members], dtype=np.float64)
+    if qc.size == 0:
+        return []
+    cut = outlier_cut(qc, floor)
+    idx = [int(i) for i in np.flatnonzero(qc < cut)]
+    left = [{"series_uid": builder.members[i]["series_uid"], "qc": builder.members[i]["qc"]} for i in idx]
+    for m in left:
+        why = (f"below registration.qc_floor {floor}" if m["qc"] < floor else
+               f"an outlier of the members' QC (median {np.median(qc):.3f}; outliers below {cut:.3f})")
+        print(f"left out  {m['series_uid']}  [{ErrorCode.REGISTRATION_FAILED}] QC r={m['qc']:.3f} is {why}: not "
+              "in the database's mean/SD, nor among the QC values studies are judged against")
+    builder.leave_out(idx)
+    return left
 
 
 def _site_template(ok: list, atlas, rounds: int, symmetric: bool, floor: float,
@@ -98,9 +124,13 @@ def _site_template(ok: list, atlas, rounds: int, symmetric: bool, floor: float,
 
     averaged: list[int] = []
 
-    def report(r: int, used: int, total: int) -> None:
+    def report(r: int, used: int, total: int, left_out: list[tuple[int, float]]) -> None:
         averaged.append(used)
-        print(f"site template round {r}/{rounds}: averaged {used} of {total} series (QC r >= {floor})")
+        print(f"site template round {r}/{rounds}: averaged {used} of {total} series (QC r >= {floor}, "
+              "QC outliers left out)")
+        for i, qc in left_out:
+            print(f"left out  {ok[i].series_uid}  of round {r}'s average: QC r={qc:.3f} is an outlier of the "
+                  "series' QC against this round's template")
 
     try:
         template = build_template([s.image for s in ok], atlas, rounds, symmetric=symmetric, floor=floor,

@@ -10,6 +10,7 @@ import argparse
 from atlas.normaldb import NormalDatabase
 from processor.config import load_config
 from processor.daemon.status import database_lines, database_summaries
+from processor.registration_qc import outliers
 from spectssp.errors import ErrorCode, SpectSSPError
 
 
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     rule = (f"members' QC r {qc.min():.3f}-{qc.max():.3f} (studies judged against them)" if qc is not None
             else "absolute threshold registration.qc_threshold (no member QC values for this template)")
     print(f"template:    {site}; {rule}")
+    if qc is not None:
+        print(f"QC outliers: {_outlier_line(ndb, qc, cfg.registration.qc_floor)}")
     if m.get("note"):
         print(f"note:        {m['note']}")
     if ndb.n < 3:
@@ -51,3 +54,15 @@ def run(args: argparse.Namespace) -> int:
         frac = 100.0 * (loo[:, i, :] > thr).mean(axis=1)
         print(f"LOO {r}:     {frac.mean():.2f} % of surface pixels with Z > {thr:g} (member max {frac.max():.2f} %)")
     return 0
+
+
+def _outlier_line(ndb: NormalDatabase, qc, floor: float) -> str:
+    """The members left out at build time as QC outliers, or, for a database built before that
+    rule, those processing leaves out of the QC distribution (still in its mean/SD)."""
+    recorded = ndb.meta.get("qc_left_out")
+    if isinstance(recorded, list):
+        names = [f"{m.get('series_uid')} r={m.get('qc')}" for m in recorded if isinstance(m, dict)]
+        return ("left out at build: " + ", ".join(names)) if names else "none left out at build"
+    left = [f"r={v:.3f}" for v in qc[outliers(qc, floor)]]
+    return ("not screened at build; studies are judged without " + ", ".join(left) + " (still in the mean/SD)"
+            if left else "not screened at build; none found")

@@ -9,7 +9,8 @@ from atlas import load_atlas
 from atlas.load import BUNDLED_NORMAL_DATABASE
 from atlas.normaldb import REFERENCES, NormalDatabase
 from processor.config import defaults
-from processor.registration_qc import failure_message, flag_warning, judge
+from processor.registration_qc import (OUTLIER_MIN_MEMBERS, failure_message, flag_warning, judge, kept_member_qc,
+                                       outlier_cut, outliers)
 from processor.site_template import Average, as_stored, mirror_lr
 
 RULE = dict(absolute=0.85, floor=0.6, warn_margin=0.02, reject_margin=0.08)
@@ -78,6 +79,60 @@ def test_default_margins_and_floor_are_consistent():
     r = defaults().registration
     assert 0 < r.qc_warn_margin <= r.qc_reject_margin and r.qc_floor < r.qc_threshold
     assert r.site_template_rounds == 2 and r.site_template_symmetric is False
+
+
+# -- members whose QC is an outlier of the members' distribution ------------------------------
+# world B's 28 members against its site template (/work/data/worldB-site.ndb, rounded)
+WORLD_B = np.array([0.755, 0.848, 0.889, 0.899, 0.908, 0.922, 0.929, 0.944, 0.95, 0.953, 0.955, 0.956, 0.959,
+                    0.961, 0.966, 0.966, 0.972, 0.976, 0.976, 0.976, 0.978, 0.979, 0.982, 0.983, 0.984, 0.984,
+                    0.986, 0.989])
+
+
+def test_a_member_far_below_the_others_is_an_outlier_and_the_next_lowest_is_not():
+    out = outliers(WORLD_B, 0.65)
+    assert list(WORLD_B[out]) == [0.755]       # median 0.963, robust SD 0.026: cut at 0.834
+    med = np.median(WORLD_B)
+    assert outlier_cut(WORLD_B, 0.65) == pytest.approx(med - 5 * 1.4826 * np.median(np.abs(WORLD_B - med)))
+    assert 0.83 < outlier_cut(WORLD_B, 0.65) < 0.84
+    # the rule reads the spread: 0.755 beside 0.85-0.99 spread evenly (robust SD 0.05) is not an outlier
+    even = np.append(np.linspace(0.85, 0.99, 27), 0.755)
+    assert not outliers(even, 0.65).any() and outliers(even, 0.80).tolist() == [False] * 27 + [True]
+
+
+def test_a_tight_or_normal_looking_set_of_members_loses_none():
+    assert not outliers(np.linspace(0.95, 0.99, 28), 0.65).any()
+    rng = np.random.default_rng(7)
+    lost = sum(outliers(0.96 + 0.02 * rng.standard_normal(28), 0.65).any() for _ in range(200))
+    assert lost <= 4                            # about 0.5 % of normal sets of 28 lose one member
+    assert not outliers(np.full(12, 0.97), 0.65).any()   # no spread: no outlier, not everyone below the median
+
+
+def test_few_members_are_screened_by_the_floor_only():
+    few = np.array([0.98, 0.97, 0.96, 0.70, 0.60])
+    assert len(few) < OUTLIER_MIN_MEMBERS
+    assert list(few[outliers(few, 0.65)]) == [0.60]
+    assert outlier_cut(few, 0.65) == 0.65
+
+
+def test_judge_against_the_kept_members_raises_the_thresholds_an_outlier_had_lowered():
+    rule = dict(absolute=0.85, floor=0.65, warn_margin=0.02, reject_margin=0.08)
+    old = judge(0.72, WORLD_B, **rule)          # the outlier sets the minimum: 0.755 - 0.08
+    assert old.passed and old.flagged and old.threshold == pytest.approx(0.675)
+    kept = kept_member_qc(WORLD_B, False, 0.65)
+    assert len(kept) == 27 and kept.min() == 0.848
+    new = judge(0.72, kept, **rule)
+    assert not new.passed and new.threshold == pytest.approx(0.768)
+    assert new.members.n == 27 and new.members.min == 0.848 and new.members.warn_below == pytest.approx(0.828)
+    assert judge(0.78, kept, **rule).flagged and not judge(0.85, kept, **rule).flagged
+    # without an outlier nothing changes
+    tight = WORLD_B[1:]
+    assert kept_member_qc(tight, False, 0.65).tolist() == tight.tolist()
+
+
+def test_a_database_screened_at_build_is_not_screened_again():
+    kept = WORLD_B[1:]                          # recorded qc_left_out: used as stored
+    assert kept_member_qc(kept, True, 0.65) is kept
+    assert kept_member_qc(None, False, 0.65) is None
 
 
 # -- the site template's parts ---------------------------------------------------------------
