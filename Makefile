@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stamp-install
 APT_PACKAGES := dcmtk dicom3tools orthanc orthanc-python chromium chromium-driver
 APT_STAMP := $(VENV)/.stamp-apt
 
-.PHONY: setup system-tools test test-fast demo bench bench-daemon bench-intake bench-batch clean help
+.PHONY: setup system-tools test test-fast demo bench bench-daemon bench-intake bench-batch bench-reject clean help
 
 help:
 	@echo "make demo   - set up, then process NC/AD/DLB phantom studies with the bundled defaults"
@@ -71,3 +71,8 @@ bench-intake: setup
 BENCH_BATCH_STUDIES ?= 20
 bench-batch: setup
 	$(PY) -m processor.bench_batch --studies $(BENCH_BATCH_STUDIES) --out bench-out
+
+# A fresh `spectssp process` rejecting a Mediso-like Tc-99m series (tracer_not_covered) against the
+# bundled 123I-IMP database: median of 5 cold starts, beside a bare `import pydicom` (docs/tracers.md).
+bench-reject: setup
+	$(PY) -m processor.bench_reject --runs 5 --out bench-out

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from atlas import voi
 from atlas.perfusion import activity_map
@@ -85,6 +84,7 @@ class Atlas:
         edge still belong to the study."""
         key = ("margin", round(float(margin_mm), 3))
         if key not in self._samples:
+            from scipy import ndimage  # deferred: scipy.ndimage costs 0.3 s of start-up ('spectssp process' rejects a study without it)
             steps = int(round(margin_mm / self.voxel_mm))
             self._samples[key] = (ndimage.binary_dilation(self.brain, iterations=steps) if steps > 0
                                   else self.brain.copy())

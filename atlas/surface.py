@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 VIEWS = ("RT.LAT", "LT.LAT", "SUP", "INF", "ANT", "POST", "RT.MED", "LT.MED")
 # The four views the paper puts on the CNN image.
@@ -76,6 +75,7 @@ class Surface:
 
 def build_surface(brain: np.ndarray, midline_index: int) -> Surface:
     """Surface pixels, normals and pixel maps for a boolean brain mask."""
+    from scipy import ndimage  # deferred: scipy.ndimage costs 0.3 s of start-up ('spectssp process' rejects a study without it)
     brain = brain.astype(bool)
     hemi_masks = {0: brain, +1: brain.copy(), -1: brain.copy()}
     hemi_masks[+1][: midline_index + 1] = False   # right hemisphere: x > 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from models.metrics import expected_calibration_error
 
@@ -41,6 +40,7 @@ def combine(cnn: np.ndarray, regional: np.ndarray, cnn_weight: float, temperatur
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     """The temperature in ``T_BOUNDS`` that minimises the log-loss of softmax(log p / T)."""
+    from scipy.optimize import minimize_scalar  # deferred: scipy.optimize costs start-up; only training fits
     lg = np.log(np.clip(np.asarray(probs, np.float64), EPS, 1.0))
 
     def nll(log_t: float) -> float:

@@ -104,10 +104,12 @@ class Pipeline:
     (``import ants``, the resolution matcher, the model's networks) then loads in a background
     thread (:mod:`processor.preload`) that each stage awaits. ``background=False`` loads the
     resolution matcher and the model before returning and leaves ``import ants`` to the first
-    registration, as before (``make bench`` compares the two).
+    registration, as before (``make bench`` compares the two). ``defer_preload=True`` (one-shot
+    ``spectssp process``) starts those loads only when a series has passed intake (header, tracer
+    check, pixels), so a run whose every series is rejected never pays for ANTs or torch.
     """
 
-    def __init__(self, cfg: Section, background: bool = True) -> None:
+    def __init__(self, cfg: Section, background: bool = True, defer_preload: bool = False) -> None:
         self.cfg = cfg
         self.on_stage: StageObserver | None = None   # called with each stage's name as it begins (STAGES)
         clock = PartClock()
@@ -156,15 +158,18 @@ class Pipeline:
             card, self.model_sha256 = verified
         clock.lap("model card")
         self.preload = Preloader(background)
+        self._loads: list[tuple[str, Callable[[], Any]]] = []   # submitted by start_preload()
         if background:   # else the first registration imports it, as it always did
-            self.preload.submit("ants", functools.partial(importlib.import_module, "ants"))
+            self._loads.append(("ants", functools.partial(importlib.import_module, "ants")))
         if self.ndb.resolution_fwhm_mm is not None:
-            self.preload.submit("resolution matcher", lambda: self.atlas.resolution_matcher)
+            self._loads.append(("resolution matcher", lambda: self.atlas.resolution_matcher))
         self._classifier: Any = None
         if self.model_path is not None:
             self._classifier = _PENDING
-            self.preload.submit("model", functools.partial(_load_model, self.model_path, cfg.classifier.device,
-                                                           verified, cfg.registration.threads))
+            self._loads.append(("model", functools.partial(_load_model, self.model_path, cfg.classifier.device,
+                                                           verified, cfg.registration.threads)))
+        if not (background and defer_preload):
+            self.start_preload()
         if not background:
             self.preload.wait("resolution matcher")   # a build that failed raises here
             _ = self.classifier   # a model that does not load stops the pipeline here
@@ -186,6 +191,7 @@ class Pipeline:
         """The loaded classifier (awaiting its background load), None without a model; a model
         that fails to load raises MODEL_ERROR here, for every study that needs it."""
         if self._classifier is _PENDING:
+            self.start_preload()
             try:
                 self._classifier = self.preload.result("model")
             except (OSError, ValueError, RuntimeError, ImportError) as exc:
@@ -196,6 +202,12 @@ class Pipeline:
     @classifier.setter
     def classifier(self, clf) -> None:
         self._classifier = clf
+
+    def start_preload(self) -> None:
+        """Submit the background loads (ANTs, resolution matcher, model), once."""
+        loads, self._loads = self._loads, []
+        for name, load in loads:
+            self.preload.submit(name, load)
 
     def hashes(self, files: list[Path]) -> Hashes:
         """What a result from ``files`` is computed from (result.json ``hashes``)."""
@@ -247,6 +259,7 @@ class Pipeline:
         try:
             if s.status != "ok":
                 raise s.error
+            self.start_preload()   # a no-op unless deferred: the first accepted series starts the loads
             self._run_stages(s, result, staging, final)
             result.status = Status.OK
         except SpectSSPError as exc:
@@ -389,9 +402,11 @@ def single_pipeline(cfg: Section, command: str, background: bool = True) -> Pipe
     return Pipeline(cfg, background)
 
 
-def make_pipeline(cfg: Section, background: bool = True) -> Pipeline | Pipelines:
-    """One :class:`Pipeline`, or :class:`Pipelines` when ``normal_databases`` lists several."""
-    return Pipelines(cfg, background) if cfg.normal_databases else Pipeline(cfg, background)
+def make_pipeline(cfg: Section, background: bool = True, defer_preload: bool = False) -> Pipeline | Pipelines:
+    """One :class:`Pipeline`, or :class:`Pipelines` when ``normal_databases`` lists several
+    (``defer_preload``: see :class:`Pipeline`)."""
+    return (Pipelines(cfg, background, defer_preload) if cfg.normal_databases
+            else Pipeline(cfg, background, defer_preload))
 
 
 class Pipelines:
@@ -403,13 +418,13 @@ class Pipelines:
     reported through the first database's pipeline.
     """
 
-    def __init__(self, cfg: Section, background: bool = True) -> None:
+    def __init__(self, cfg: Section, background: bool = True, defer_preload: bool = False) -> None:
         self.cfg = cfg
         self.members: list[Pipeline] = []
         self.tracers: list[str] = []
         for entry in database_entries(cfg):
             member = Pipeline(Section({**cfg, "normal_database": entry.path, "model": entry.model,
-                                       "normal_databases": []}), background)
+                                       "normal_databases": []}), background, defer_preload)
             tracer = expected_name(entry.tracer or member.ndb.tracer)
             if tracer is None:
                 raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {member.ndb_path.name} does not "

@@ -24,10 +24,12 @@ def summary_line(r: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     inputs = existing_inputs(args.inputs)
-    pipeline = make_pipeline(cfg)
+    # The background loads (ANTs, the model) start with the first series that passes intake:
+    # a run whose every series is rejected (a foreign tracer) never imports them.
+    pipeline = make_pipeline(cfg, defer_preload=True)
     try:
         results = pipeline.process_paths(inputs, args.out, progress=not args.json)
-    finally:   # loads no study needed any more (all rejected from the header) are not started
+    finally:   # loads not started yet (the later series were rejected) are dropped
         pipeline.close()
     if args.json:
         print(json.dumps(results, indent=1))

@@ -70,3 +70,16 @@ def test_background_pipeline_loads_what_the_stages_need():
     assert pipe.preload.result("resolution matcher") is pipe.atlas.resolution_matcher
     assert pipe.classifier is pipe.preload.result("model") and pipe.classifier.members
     assert set(pipe.startup_s) >= {"atlas", "normal database", "model card"}
+
+
+def test_deferred_pipeline_loads_nothing_for_a_rejected_series_and_starts_with_an_accepted_one(tmp_path):
+    from tests.helpers import dicom as gen
+    gen.save(gen.mediso_like(), tmp_path / "in" / "mediso.dcm")
+    pipe = Pipeline(defaults(), defer_preload=True)
+    (r,) = pipe.process_paths([tmp_path / "in"], tmp_path / "out")
+    assert r["error"]["code"] == ErrorCode.TRACER_NOT_COVERED
+    assert not any(name in pipe.preload for name in ("ants", "resolution matcher", "model"))
+    pipe.start_preload()   # what process_series does for a series that passed intake
+    assert pipe.preload.result("ants").__name__ == "ants"
+    assert pipe.classifier is pipe.preload.result("model") and pipe.classifier.members
+    pipe.close()
