@@ -36,10 +36,26 @@ LITERATURE = {
     "medial_temporal": {"IMP": (0.939, 0.024, "Oku 1997, HMPAO (IMP assumed alike)"),
                         "ECD": (0.831, 0.041, "Oku 1997, ECD")},
 }
+# Cerebellum-normalised numbers read (docs/phantom-calibration.md, "Published numbers found"):
+# region -> [(mean, (low, high), what the bar is, source)]. Both are HMPAO "global" / all-region
+# means, compared with the phantom's whole cerebrum (grey and white).
+LITERATURE_CBL = {
+    "cerebrum": [(0.864, (0.864 - 0.084, 0.864 + 0.084), "SD", "HMPAO global/cerebellum 86.4 +- 8.4 %, "
+                  "53 subjects 21-83 y (J Cereb Blood Flow Metab 1991;11:508)"),
+                 (0.77, (0.74, 0.80), "95% CI", "Larsson 2001 HMPAO, mean of 28 grey+white regions, "
+                  "75 y (n=9; 0.80 at 40 y, 0.76 at 88 y)")],
+}
+# Age slopes read (% per decade of the cerebellum-normalised ratio): region -> [(slope, source)]
+AGE_LITERATURE = {
+    "cerebrum": [(-1.0, "Larsson 2001 HMPAO, all 28 regions, 40-75 y"),
+                 (-1.3, "Larsson 2001, all 28 regions, 75-88 y")],
+    "medial_temporal": [(-1.4, "Larsson 2001 HMPAO, hippocampus, 40-75 y"),
+                        (-3.3, "Larsson 2001, hippocampus, 75-88 y")],
+}
 DIRECTION = {"posterior_cingulate": "Cavanna & Trimble 2006", "precuneus": "Cavanna & Trimble 2006",
              "cuneus_calcarine": "Devous 1986; Kawashima 1996", "lingual": "Kawashima 1996 (ECD)"}
 WM_GM_RANGE = (0.25, 0.44)   # tissue flow WM/GM: 20/76 (textbook page) .. 22/50 (pacs.de); ranges, no SD
-AGE_REGIONS = ("frontal", "anterior_cingulate", "insula", "striatum", "parietal")
+AGE_REGIONS = ("frontal", "anterior_cingulate", "insula", "striatum", "parietal", "medial_temporal", "cerebrum")
 
 
 def measure(n: int) -> dict:
@@ -77,14 +93,21 @@ def plot(res: dict, path: Path) -> None:
     colours = {"phantom": "tab:grey", "published": "tab:blue", "published ECD": "tab:green"}
     fig, axes = plt.subplots(3, 1, figsize=(13, 13), gridspec_kw={"height_ratios": [3, 3, 2]})
     for ax, ref, title in ((axes[0], "cerebral_cortex", "ratio to the cerebral cortex mean"),
-                           (axes[1], "cerebellum", "ratio to the cerebellum (no cerebellum-normalised "
-                                                   "literature number was found: phantom only)")):
+                           (axes[1], "cerebellum", "ratio to the cerebellum (literature: whole-cerebrum "
+                                                   "means only)")):
         for j, (name, c) in enumerate(colours.items()):
             vals = res["runs"][name][f"to_{ref}"]
             m = [vals[k][0] for k in regions]
             sd = [vals[k][1] for k in regions]
             label = "phantom, published pattern, ECD" if name == "published ECD" else f"phantom, {name} pattern"
             ax.errorbar(x + (j - 1) * 0.2, m, yerr=sd, fmt="o", color=c, ms=5, capsize=2, label=label)
+        if ref == "cerebellum":
+            for k, rows in LITERATURE_CBL.items():
+                i = regions.index(k)
+                for n, (mean, (lo, hi), bar, src) in enumerate(rows):
+                    ax.errorbar(i + 0.32 + 0.14 * n, mean, yerr=[[mean - lo], [hi - mean]], fmt="*",
+                                color=("tab:red", "darkred")[n], ms=13, capsize=4,
+                                label=f"literature: {src} (+- {bar})")
         if ref == "cerebral_cortex":
             for k, per in LITERATURE.items():
                 i = regions.index(k)
@@ -112,14 +135,18 @@ def plot(res: dict, path: Path) -> None:
         s = res["runs"][name]["age_slope_pct_per_decade"]
         ax.bar(np.arange(len(s)) + (-0.2 if name == "phantom" else 0.2), list(s.values()), width=0.4,
                color=colours[name], label=f"phantom, {name} pattern")
-    ax.set_xticks(np.arange(len(AGE_REGIONS)), AGE_REGIONS)
+    for k, rows in AGE_LITERATURE.items():
+        i = AGE_REGIONS.index(k)
+        for n, (slope, src) in enumerate(rows):
+            ax.plot(i + 0.45, slope, "*", color=("tab:red", "darkred")[n], ms=13, label=f"literature: {src}")
+    ax.set_xticks(np.arange(len(AGE_REGIONS)), [r.replace("_", "\n") for r in AGE_REGIONS])
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylabel("% per decade")
     span = f"{len(ages)} subjects {ages.min():.0f}-{ages.max():.0f} y"
     ax.set_title(f"Age slope of the cerebellum-normalised ratio, {span} "
                  "(model: 1.2 %/decade x U(0.5, 1.5) above 45 y, before the blur).\nLiterature: relative decline "
                  "in frontal, anterior cingulate, insula, basal ganglia (direction only, Van Laere 2001, Goto 1998, "
-                 "Nihon Ronen Igakkai Zasshi 2000, Inoue 2003);\n"
+                 "Nihon Ronen Igakkai Zasshi 2000, Inoue 2003, Larsson 2001);\n"
                  "global grey matter flow -0.33 mL/100 g/min per year of 72 "
                  "= -4.6 %/decade (Devous 1986, absolute 133Xe flow, not a ratio)", fontsize=9)
     ax.grid(alpha=0.3)
@@ -135,6 +162,8 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path("docs/evaluation"))
     a = p.parse_args()
     res = measure(a.subjects)
+    res["literature"] = {"to_cerebral_cortex": LITERATURE, "to_cerebellum": LITERATURE_CBL,
+                         "age_slope_pct_per_decade": AGE_LITERATURE}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "phantom-calibration.json").write_text(json.dumps(res, indent=1) + "\n")
     plot(res, a.out / "phantom-calibration.png")

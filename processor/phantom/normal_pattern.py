@@ -74,13 +74,16 @@ def age_regions(pattern: str) -> dict[str, float]:
 
 
 # Regions the calibration is measured in (name -> VOI base names, both sides); "white_matter"
-# is the deep white matter (atlas WM fraction > 0.9) and "cerebellum" includes the vermis.
+# is the deep white matter (atlas WM fraction > 0.9), "cerebellum" includes the vermis and
+# "cerebrum" is every brain voxel outside the cerebellum, grey and white (pons included): what
+# cerebellum-normalised "global" or all-region means of the literature compare with.
 CORTEX = ("frontal", "sensorimotor", "angular", "supramarginal", "superior_parietal", "inferior_parietal",
           "precuneus", "posterior_cingulate", "anterior_cingulate", "middle_cingulate", "lateral_temporal",
           "fusiform", "superior_occipital", "middle_occipital", "inferior_occipital", "cuneus", "lingual",
           "insula")
 MEASURED: dict[str, tuple[str, ...]] = {
     "cerebral_cortex": CORTEX,
+    "cerebrum": (),
     "frontal": ("frontal",),
     "anterior_cingulate": ("anterior_cingulate",),
     "sensorimotor": ("sensorimotor",),
@@ -111,6 +114,8 @@ def regional_means(activity: np.ndarray, atlas: Atlas, fwhm_mm: float = MEASURE_
     for name, bases in MEASURED.items():
         if name == "white_matter":
             mask = (atlas.wm > 0.9) & atlas.brain
+        elif name == "cerebrum":
+            mask = atlas.brain & ~atlas.voi_mask([f"cerebellum_{s}" for s in voi.SIDES] + ["vermis"])
         else:
             names = [f"{b}_{s}" for b in bases for s in voi.SIDES] + (["vermis"] if name == "cerebellum" else [])
             mask = atlas.voi_mask(names)
