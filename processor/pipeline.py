@@ -12,6 +12,7 @@ import importlib
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -159,6 +160,7 @@ class Pipeline:
         clock.lap("model card")
         self.preload = Preloader(background)
         self._loads: list[tuple[str, Callable[[], Any]]] = []   # submitted by start_preload()
+        self._loads_lock = threading.Lock()   # start_preload() may be called from several threads
         if background:   # else the first registration imports it, as it always did
             self._loads.append(("ants", functools.partial(importlib.import_module, "ants")))
         if self.ndb.resolution_fwhm_mm is not None:
@@ -204,10 +206,13 @@ class Pipeline:
         self._classifier = clf
 
     def start_preload(self) -> None:
-        """Submit the background loads (ANTs, resolution matcher, model), once."""
-        loads, self._loads = self._loads, []
-        for name, load in loads:
-            self.preload.submit(name, load)
+        """Submit the background loads (ANTs, resolution matcher, model), once. Swapped and
+        submitted under a lock: a second caller returns only once every load is submitted, so
+        its ``preload.wait`` never finds a load missing and skips it."""
+        with self._loads_lock:
+            loads, self._loads = self._loads, []
+            for name, load in loads:
+                self.preload.submit(name, load)
 
     def hashes(self, files: list[Path]) -> Hashes:
         """What a result from ``files`` is computed from (result.json ``hashes``)."""
