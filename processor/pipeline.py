@@ -106,8 +106,9 @@ class Pipeline:
     thread (:mod:`processor.preload`) that each stage awaits. ``background=False`` loads the
     resolution matcher and the model before returning and leaves ``import ants`` to the first
     registration, as before (``make bench`` compares the two). ``defer_preload=True`` (one-shot
-    ``spectssp process``) starts those loads only when a series has passed intake (header, tracer
-    check, pixels), so a run whose every series is rejected never pays for ANTs or torch.
+    ``spectssp process``) starts those loads once the input's headers are scanned and one series'
+    headers pass intake's header checks (tracer rule included), before any pixel is read; a run
+    whose every series is rejected from its headers never pays for ANTs or torch.
     """
 
     def __init__(self, cfg: Section, background: bool = True, defer_preload: bool = False) -> None:
@@ -205,6 +206,11 @@ class Pipeline:
     def classifier(self, clf) -> None:
         self._classifier = clf
 
+    @property
+    def preload_pending(self) -> bool:
+        """Loads deferred and not started yet (``defer_preload``)."""
+        return bool(self._loads)
+
     def start_preload(self) -> None:
         """Submit the background loads (ANTs, resolution matcher, model), once. Swapped and
         submitted under a lock: a second caller returns only once every load is submitted, so
@@ -233,6 +239,8 @@ class Pipeline:
         (CLI, daemon workers through a pipe, evaluation) is exactly what was written."""
         _tell(self.on_stage, "read")
         series = self.intake(_exclude_outputs(paths, out_root))
+        if self.preload_pending and series.header_matches():   # deferred: start them before any pixel read
+            self.start_preload()
         results = []
         it: Iterable[Any] = _reading(series, self.on_stage)
         if progress and len(series) > 1:
@@ -264,7 +272,7 @@ class Pipeline:
         try:
             if s.status != "ok":
                 raise s.error
-            self.start_preload()   # a no-op unless deferred: the first accepted series starts the loads
+            self.start_preload()   # a no-op unless deferred and no header passed (process_series alone)
             self._run_stages(s, result, staging, final)
             result.status = Status.OK
         except SpectSSPError as exc:
@@ -474,6 +482,9 @@ class Pipelines:
         """As :meth:`Pipeline.process_paths`, each series against its own database."""
         _tell(self.on_stage, "read")
         series = self.intake(_exclude_outputs(paths, out_root))
+        if any(m.preload_pending for m in self.members):   # deferred: each database a header matched starts its loads
+            for tracer in series.header_matches():
+                self.members[self.tracers.index(tracer) if tracer in self.tracers else 0].start_preload()
         it: Iterable[Any] = _reading(series, self.on_stage)
         if progress and len(series) > 1:
             it = tqdm(it, desc="series", unit="series", total=len(series))

@@ -3,8 +3,8 @@
 Why: ``import ants`` (registration), the resolution matcher (SSP) and the model (torch,
 torchvision, pytorch_grad_cam: the classify stage) cost 5-30 s of a busy 2-core machine. Paid
 before the first study, that is the start-up of ``spectssp process``; started here (at the
-pipeline's construction, or, for ``spectssp process``, when the first series passes intake, so
-a study rejected from its header never pays for them) and awaited by the stage that needs
+pipeline's construction, or, for ``spectssp process``, after the header scan when one series'
+headers pass intake's header checks, so a study rejected from its header never pays for them) and awaited by the stage that needs
 each, the first study begins at once.
 
 One thread runs the loads in the order submitted (the registration's first), so they never

@@ -44,6 +44,27 @@ class SeriesScan:
     def __len__(self) -> int:
         return len(self.groups)
 
+    def header_matches(self) -> set[str | None]:
+        """The covered tracers (None: no check) of the series whose headers pass every check made
+        before pixels are read (kind, pixel format, tracer rule); empty when none does. Header
+        cost only, so ``spectssp process`` can start its deferred loads before any pixel read
+        while a folder whose every series is rejected from its header still loads nothing."""
+        rule: TracerRule = self._options["rule"]
+        matched: set[str | None] = set()
+        for group in self.groups:
+            if group.failed is not None:
+                continue
+            probe = SeriesIntake(series_uid=group.series_uid, study_uid=None, files=[])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # assemble() logs them when it reads the series
+                try:
+                    probe.tracer_id = identify(group.instances[0].ds)
+                    _check_header(probe, group, rule)
+                except Exception:  # noqa: BLE001 - any failure is assemble()'s to report; this only looks
+                    continue
+            matched.add(probe.tracer_match)
+        return matched
+
     def __iter__(self) -> Iterator[SeriesIntake]:
         for group in self.groups:
             t = time.perf_counter()
@@ -187,6 +208,18 @@ def _assemble(group: SeriesGroup, *, max_voxels: int, min_slices: int, rule: Tra
 
 
 def _build(out: SeriesIntake, group: SeriesGroup, *, max_voxels: int, min_slices: int, rule: TracerRule) -> None:
+    frames = _check_header(out, group, rule)
+    if len(group.instances) == 1:
+        _multiframe(out, group.instances[0], frames[0], max_voxels=max_voxels, min_slices=min_slices)
+    else:
+        _slices(out, group.instances, max_voxels=max_voxels, min_slices=min_slices)
+    arr = _array_view(out.image)
+    v.check_counts(arr)
+
+
+def _check_header(out: SeriesIntake, group: SeriesGroup, rule: TracerRule) -> list[int]:
+    """Every check a series' headers alone decide (``out.tracer_id`` already identified), in
+    intake's order; its instances' frame counts. Sets ``out.tracer_match``."""
     first = group.instances[0].ds
     out.warnings += v.check_kind(first)
     for fh in group.instances[1:]:
@@ -205,17 +238,12 @@ def _build(out: SeriesIntake, group: SeriesGroup, *, max_voxels: int, min_slices
     out.tracer_match, warned = decide(out.tracer_id, rule)
     out.warnings += warned
     frames = [v.as_int(fh.ds, "NumberOfFrames", 1) or 1 for fh in group.instances]
-    if len(group.instances) == 1 and frames[0] > 1:
-        _multiframe(out, group.instances[0], frames[0], max_voxels=max_voxels, min_slices=min_slices)
-    elif len(group.instances) == 1:
+    if len(group.instances) == 1 and frames[0] <= 1:
         raise SpectSSPError(ErrorCode.PLANAR, "the series is a single 2D image, not a reconstructed volume.")
-    elif max(frames) == 1:
-        _slices(out, group.instances, max_voxels=max_voxels, min_slices=min_slices)
-    else:
+    if len(group.instances) > 1 and max(frames) != 1:
         raise SpectSSPError(ErrorCode.INCONSISTENT_GEOMETRY,
                             f"the series holds {len(frames)} objects of which some are multi-frame; one volume is expected.")
-    arr = _array_view(out.image)
-    v.check_counts(arr)
+    return frames
 
 
 def _array_view(img: sitk.Image) -> np.ndarray:

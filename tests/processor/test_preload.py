@@ -83,3 +83,31 @@ def test_deferred_pipeline_loads_nothing_for_a_rejected_series_and_starts_with_a
     assert pipe.preload.result("ants").__name__ == "ants"
     assert pipe.classifier is pipe.preload.result("model") and pipe.classifier.members
     pipe.close()
+
+
+def test_header_matches_sees_what_headers_alone_decide(tmp_path):
+    from processor.intake import scan_series
+    from tests.helpers import dicom as gen
+    gen.save(gen.mediso_like(), tmp_path / "tc" / "mediso.dcm")
+    gen.save(gen.nm_multiframe(gen.test_volume((8, 24, 22)), gen.Geometry(), seed="few"), tmp_path / "imp" / "few.dcm")
+    planar = gen.nm_multiframe(gen.test_volume((1, 24, 22)), gen.Geometry(), seed="planar")
+    gen.save(planar, tmp_path / "planar" / "planar.dcm")
+    assert scan_series([tmp_path / "tc"], expected_tracer="IMP").header_matches() == set()
+    assert scan_series([tmp_path / "planar"], expected_tracer="IMP").header_matches() == set()
+    assert scan_series([tmp_path / "imp"], expected_tracer="IMP").header_matches() == {"IMP"}
+    assert scan_series([tmp_path], expected_tracer="IMP").header_matches() == {"IMP"}
+
+
+def test_deferred_pipeline_starts_its_loads_when_a_header_passes_before_any_pixel_read(tmp_path, monkeypatch):
+    from processor.intake.load import SeriesScan
+    from tests.helpers import dicom as gen
+    gen.save(gen.nm_multiframe(gen.test_volume((8, 24, 22)), gen.Geometry(), seed="few"), tmp_path / "in" / "few.dcm")
+    pipe = Pipeline(defaults(), defer_preload=True)
+    started_before_pixels = []
+    iterate = SeriesScan.__iter__
+    monkeypatch.setattr(SeriesScan, "__iter__",
+                        lambda self: (started_before_pixels.append("ants" in pipe.preload), iterate(self))[1])
+    (r,) = pipe.process_paths([tmp_path / "in"], tmp_path / "out")
+    assert r["status"] == "rejected" and r["error"]["code"] != ErrorCode.TRACER_NOT_COVERED   # 8 slices: too few
+    assert started_before_pixels == [True] and not pipe.preload_pending
+    pipe.close()
