@@ -38,15 +38,23 @@ def as_stored(template: np.ndarray) -> np.ndarray:
     return template.astype(np.float16).astype(np.float32)
 
 
+def normalised(volume: np.ndarray) -> np.ndarray:
+    """A registered volume intensity-normalised and kept as float16 (about 1, to 1e-3: the
+    precision the stored template has): 2.2 MB on the atlas grid instead of 4.4 MB (float32)."""
+    return intensity_normalise(volume).astype(np.float16)
+
+
 class Average:
-    """Running mean of intensity-normalised registered volumes (no member kept in memory)."""
+    """Running mean of intensity-normalised registered volumes: one float64 sum on the atlas
+    grid (8.8 MB); no member kept in memory."""
 
     def __init__(self) -> None:
         self.total: np.ndarray | None = None
         self.n = 0
 
-    def add(self, volume: np.ndarray) -> None:
-        v = intensity_normalise(volume).astype(np.float64)
+    def add(self, volume: np.ndarray, *, is_normalised: bool = False) -> None:
+        """Add a registered volume (``is_normalised``: already through :func:`normalised`)."""
+        v = (volume if is_normalised else intensity_normalise(volume)).astype(np.float64)
         self.total = v if self.total is None else self.total + v
         self.n += 1
 
@@ -68,7 +76,8 @@ def build_template(images: Sequence[sitk.Image], atlas: Atlas, rounds: int, *, s
     raises is left out of that round's average only; which members enter the database is
     decided against the final template by the caller. ``report(round, used, total, left_out)``
     after each round, ``left_out`` the (index, QC) of the outliers. A round holds its registered
-    volumes until all are measured (the outliers are known only then)."""
+    volumes until all are measured (the outliers are known only then), each intensity-normalised
+    as float16 (:func:`normalised`): 2.2 MB per member on the atlas grid, 1.1 GB at 500 members."""
     if rounds < 1:
         raise ValueError("a site template needs at least one round")
     template = None    # the first round registers to the bundled template
@@ -80,12 +89,12 @@ def build_template(images: Sequence[sitk.Image], atlas: Atlas, rounds: int, *, s
                 reg = register(image, atlas, template=template, **register_kw)
             except (ValueError, RuntimeError):
                 continue   # reported by the caller's final pass, where it fails again
-            done.append((i, reg.qc, reg.volume))
+            done.append((i, reg.qc, normalised(reg.volume)))
         out = outliers(np.array([qc for _, qc, _ in done]), floor) if done else np.zeros(0, bool)
         avg = Average()
         for (_, _, volume), bad in zip(done, out):
             if not bad:
-                avg.add(volume)
+                avg.add(volume, is_normalised=True)
         template = avg.template(atlas, symmetric)
         if report is not None:
             report(r, avg.n, len(images), [(i, qc) for (i, qc, _), bad in zip(done, out) if bad])

@@ -11,7 +11,7 @@ from atlas.normaldb import REFERENCES, NormalDatabase
 from processor.config import defaults
 from processor.registration_qc import (OUTLIER_MIN_MEMBERS, failure_message, flag_warning, judge, kept_member_qc,
                                        outlier_cut, outliers)
-from processor.site_template import Average, as_stored, mirror_lr
+from processor.site_template import Average, as_stored, mirror_lr, normalised
 
 RULE = dict(absolute=0.85, floor=0.6, warn_margin=0.02, reject_margin=0.08)
 MEMBERS = np.array([0.90, 0.88, 0.93, 0.95])
@@ -163,6 +163,19 @@ def test_average_normalises_each_member_and_symmetrises_when_asked():
     np.testing.assert_allclose(s, mirror_lr(s, atlas), atol=1e-3)
     with pytest.raises(ValueError, match="no member"):
         Average().template(atlas, symmetric=False)
+
+
+def test_a_round_keeps_its_members_as_float16_and_averages_them_as_before():
+    atlas = load_atlas()
+    rng = np.random.default_rng(2)
+    vols = [atlas.template * s * (1 + 0.02 * rng.standard_normal(atlas.shape)).astype(np.float32) for s in (1, 4)]
+    kept = [normalised(v) for v in vols]
+    assert all(k.dtype == np.float16 and k.nbytes == atlas.template.size * 2 for k in kept)
+    raw, half = Average(), Average()
+    for v, k in zip(vols, kept):
+        raw.add(v)
+        half.add(k, is_normalised=True)
+    np.testing.assert_allclose(half.template(atlas, False), raw.template(atlas, False), atol=2e-3)
 
 
 # -- the .ndb: template stored and loaded, old files unchanged --------------------------------
