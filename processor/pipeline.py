@@ -34,7 +34,7 @@ from processor.intake.load import expected_name
 from processor.preload import Preloader
 from processor.provenance import check_provenance
 from processor.registration import register
-from processor.registration_qc import failure_message, flag_warning, judge, kept_member_qc
+from processor.registration_qc import failure_message, flag_warning, judge, kept_member_qc, screened_at_build
 from processor.result import Hashes, NormalDatabaseInfo, Result, ResultError, Status, inputs_sha256
 from spectssp.clock import PartClock
 from spectssp.core.resolution import is_coarser
@@ -142,8 +142,9 @@ class Pipeline:
             raise SpectSSPError(ErrorCode.NORMAL_DB_MISMATCH, f"normal database {ndb_path.name} holds a site "
                                 "template on another grid than the atlas; rebuild it with 'spectssp normaldb build'.")
         # None: the absolute QC threshold applies; outlying members left out (older databases: here)
-        self.member_qc = kept_member_qc(self.ndb.member_qc(), "qc_left_out" in self.ndb.meta,
-                                        cfg.registration.qc_floor)
+        stored_qc = self.ndb.member_qc()
+        self.member_qc = kept_member_qc(stored_qc, screened_at_build(self.ndb.meta), cfg.registration.qc_floor)
+        self.member_qc_left_out = 0 if stored_qc is None else len(stored_qc) - len(self.member_qc)
         check_provenance(self.ndb, cfg, ndb_path.name)   # registration stages, software version
         self.ndb_path = ndb_path
         self.analyser = SSPAnalyser(self.atlas, self.ndb, cfg.ssp.depth_mm, cfg.ssp.z_threshold,
@@ -309,7 +310,8 @@ class Pipeline:
                        template=self.ndb.template)
         timings.register = round(time.perf_counter() - t, 3)
         verdict = judge(reg.qc, self.member_qc, absolute=rc.qc_threshold, floor=rc.qc_floor,
-                        warn_margin=rc.qc_warn_margin, reject_margin=rc.qc_reject_margin)
+                        warn_margin=rc.qc_warn_margin, reject_margin=rc.qc_reject_margin,
+                        left_out=self.member_qc_left_out)
         result.registration = replace(reg.report(verdict.threshold), template=self.ndb.template_kind,
                                       qc_members=verdict.members)
         if not result.registration.passed or verdict.flagged:
@@ -319,7 +321,7 @@ class Pipeline:
             raise SpectSSPError(ErrorCode.REGISTRATION_FAILED,
                                 failure_message(reg.qc, verdict, self.ndb.template_kind))
         if verdict.flagged and verdict.members is not None:
-            result.warnings.append(flag_warning(reg.qc, verdict.members))
+            result.warnings.append(flag_warning(reg.qc, verdict.members, verdict.left_out))
 
         if cfg.coverage.enabled and reg.fov is not None:
             result.coverage = measure_coverage(reg.fov, self.atlas, self.analyser.references)

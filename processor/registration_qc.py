@@ -16,7 +16,9 @@ of the database at build time and out of the distribution a study is judged agai
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +48,12 @@ def outliers(values: np.ndarray, floor: float) -> np.ndarray:
     return v < outlier_cut(v, floor)
 
 
+def screened_at_build(meta: Mapping[str, Any]) -> bool:
+    """Whether ``spectssp normaldb build`` screened the members for QC outliers: it records the
+    left-out members (maybe none) as a list in meta ``qc_left_out``; older databases have none."""
+    return isinstance(meta.get("qc_left_out"), list)
+
+
 def kept_member_qc(member_qc: np.ndarray | None, left_out_recorded: bool, floor: float) -> np.ndarray | None:
     """The members' QC values a study is judged against: as stored when the database recorded
     its left-out members at build time (already screened: the rule is not applied twice), else
@@ -63,11 +71,13 @@ class Verdict:
     passed: bool
     flagged: bool                 # passed, but below the members' range by more than the warn margin
     members: QCMembers | None     # None: the absolute rule (no member distribution)
+    left_out: int = 0             # database members processing left out as QC outliers (older databases)
 
 
 def judge(qc: float, member_qc: np.ndarray | None, *, absolute: float, floor: float, warn_margin: float,
-          reject_margin: float) -> Verdict:
-    """The QC rule; ``member_qc`` None or empty: ``absolute`` alone (today's behaviour)."""
+          reject_margin: float, left_out: int = 0) -> Verdict:
+    """The QC rule; ``member_qc`` None or empty: ``absolute`` alone (today's behaviour).
+    ``left_out``: how many database members ``kept_member_qc`` dropped (said in the messages)."""
     if member_qc is None or len(member_qc) == 0:
         return Verdict(absolute, bool(qc >= absolute), False, None)
     from scipy.stats import percentileofscore  # deferred: scipy.stats costs start-up, QC runs after ANTs
@@ -80,19 +90,22 @@ def judge(qc: float, member_qc: np.ndarray | None, *, absolute: float, floor: fl
     members = QCMembers(int(values.size), round(lo, 4), round(hi, 4),
                         round(float(percentileofscore(values, qc, kind="weak")), 1),
                         round(warn_below, 4), round(reject_below, 4))
-    return Verdict(reject_below, passed, passed and qc < warn_below, members)
+    return Verdict(reject_below, passed, passed and qc < warn_below, members, left_out)
 
 
-def standing(qc: float, members: QCMembers) -> str:
-    """Where ``qc`` stands among the members, in words (warnings, rejections, the SR)."""
-    return (f"r = {qc:.3f}; the normal database's {members.n} members {members.min:.3f}-{members.max:.3f}, "
+def standing(qc: float, members: QCMembers, left_out: int = 0) -> str:
+    """Where ``qc`` stands among the members, in words (warnings, rejections). With members
+    left out here, the count says so: the database (and the SR's N) still has them all."""
+    who = (f"{members.n} kept members ({left_out} QC outlier{'s' if left_out > 1 else ''} of "
+           f"{members.n + left_out} left out)" if left_out else f"{members.n} members")
+    return (f"r = {qc:.3f}; the normal database's {who} {members.min:.3f}-{members.max:.3f}, "
             f"percentile {members.percentile:g}")
 
 
-def flag_warning(qc: float, members: QCMembers) -> str:
-    """The result.json warning of a flagged study."""
-    return (f"registration QC is below the normal database members' range ({standing(qc, members)}; flagged "
-            f"below {members.warn_below:.3f}): check the registration picture before trusting the statistics")
+def flag_warning(qc: float, members: QCMembers, left_out: int = 0) -> str:
+    """The result.json warning of a flagged study (``left_out``: as :func:`standing`)."""
+    return (f"registration QC is below the normal database members' range ({standing(qc, members, left_out)}; "
+            f"flagged below {members.warn_below:.3f}): check the registration picture before trusting the statistics")
 
 
 def failure_message(qc: float, verdict: Verdict, template: str) -> str:
@@ -101,5 +114,5 @@ def failure_message(qc: float, verdict: Verdict, template: str) -> str:
     if verdict.members is None:
         return (f"registration to {what} failed quality control (r = {qc:.2f} < {verdict.threshold}); "
                 "see the QC picture.")
-    return (f"registration to {what} failed quality control ({standing(qc, verdict.members)}; rejected below "
+    return (f"registration to {what} failed quality control ({standing(qc, verdict.members, verdict.left_out)}; rejected below "
             f"{verdict.threshold:.3f}); see the QC picture.")

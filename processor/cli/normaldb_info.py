@@ -10,7 +10,7 @@ import argparse
 from atlas.normaldb import NormalDatabase
 from processor.config import load_config
 from processor.daemon.status import database_lines, database_summaries
-from processor.registration_qc import outliers
+from processor.registration_qc import kept_member_qc, outliers, screened_at_build
 from spectssp.errors import ErrorCode, SpectSSPError
 
 
@@ -38,11 +38,18 @@ def run(args: argparse.Namespace) -> int:
     site = (f"site ({t.get('rounds')} rounds{', symmetric' if t.get('symmetric') else ''}, "
             f"{t.get('averaged')} series averaged)" if isinstance(t, dict) else "site" if t is not None else "bundled")
     qc = ndb.member_qc()
-    rule = (f"members' QC r {qc.min():.3f}-{qc.max():.3f} (studies judged against them)" if qc is not None
-            else "absolute threshold registration.qc_threshold (no member QC values for this template)")
+    floor = cfg.registration.qc_floor
+    kept = kept_member_qc(qc, screened_at_build(m), floor)
+    if kept is None:
+        rule = "absolute threshold registration.qc_threshold (no member QC values for this template)"
+    elif len(kept) == len(qc):
+        rule = f"members' QC r {kept.min():.3f}-{kept.max():.3f} (studies judged against them)"
+    else:
+        rule = (f"members' QC r {qc.min():.3f}-{qc.max():.3f}; studies judged against the {len(kept)} kept "
+                f"r {kept.min():.3f}-{kept.max():.3f}")
     print(f"template:    {site}; {rule}")
     if qc is not None:
-        print(f"QC outliers: {_outlier_line(ndb, qc, cfg.registration.qc_floor)}")
+        print(f"QC outliers: {_outlier_line(ndb, qc, floor)}")
     if m.get("note"):
         print(f"note:        {m['note']}")
     if ndb.n < 3:
@@ -59,10 +66,14 @@ def run(args: argparse.Namespace) -> int:
 def _outlier_line(ndb: NormalDatabase, qc, floor: float) -> str:
     """The members left out at build time as QC outliers, or, for a database built before that
     rule, those processing leaves out of the QC distribution (still in its mean/SD)."""
-    recorded = ndb.meta.get("qc_left_out")
-    if isinstance(recorded, list):
-        names = [f"{m.get('series_uid')} r={m.get('qc')}" for m in recorded if isinstance(m, dict)]
+    if screened_at_build(ndb.meta):
+        names = [f"{m.get('series_uid')} r={_r(m.get('qc'))}" for m in ndb.meta["qc_left_out"] if isinstance(m, dict)]
         return ("left out at build: " + ", ".join(names)) if names else "none left out at build"
     left = [f"r={v:.3f}" for v in qc[outliers(qc, floor)]]
     return ("not screened at build; studies are judged without " + ", ".join(left) + " (still in the mean/SD)"
             if left else "not screened at build; none found")
+
+
+def _r(value) -> str:
+    """A recorded QC value as the other lines print it (3 decimals), or as stored if not a number."""
+    return f"{value:.3f}" if isinstance(value, (int, float)) else str(value)

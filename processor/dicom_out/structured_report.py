@@ -59,11 +59,12 @@ ATYPICAL = _local("ATYPICAL", "Atypical for this normal database")
 REG_QC = _local("REG_QC", "Registration QC score")
 REG_PASSED = _local("REG_QC_PASS", "Registration QC passed")
 REG_GROUP = _local("REG", "Registration to template")
-# Where the QC score stands among the normal database's members (code meanings <= 64 characters)
+# Where the QC score stands among the normal database's members kept after the QC outlier rule
+# (a database built before the rule still counts its outliers in N; code meanings <= 64 characters)
 REG_QC_MEMBERS = {
-    "min": _local("REG_QC_NDB_MIN", "Registration QC score, normal database minimum"),
-    "max": _local("REG_QC_NDB_MAX", "Registration QC score, normal database maximum"),
-    "percentile": _local("REG_QC_NDB_PCT", "Registration QC score percentile in normal database"),
+    "min": _local("REG_QC_NDB_MIN", "Registration QC score, normal database kept members' minimum"),
+    "max": _local("REG_QC_NDB_MAX", "Registration QC score, normal database kept members' maximum"),
+    "percentile": _local("REG_QC_NDB_PCT", "Registration QC score percentile among kept database members"),
     "reject_below": _local("REG_QC_REJECT", "Registration QC score rejected below"),
 }
 FWHM_ESTIMATED = _local("FWHM_EST", "Estimated effective resolution (FWHM)")

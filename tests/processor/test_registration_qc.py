@@ -10,7 +10,7 @@ from atlas.load import BUNDLED_NORMAL_DATABASE
 from atlas.normaldb import REFERENCES, NormalDatabase
 from processor.config import defaults
 from processor.registration_qc import (OUTLIER_MIN_MEMBERS, failure_message, flag_warning, judge, kept_member_qc,
-                                       outlier_cut, outliers)
+                                       outlier_cut, outliers, screened_at_build)
 from processor.site_template import Average, as_stored, mirror_lr, normalised
 
 RULE = dict(absolute=0.85, floor=0.6, warn_margin=0.02, reject_margin=0.08)
@@ -132,7 +132,35 @@ def test_judge_against_the_kept_members_raises_the_thresholds_an_outlier_had_low
 def test_a_database_screened_at_build_is_not_screened_again():
     kept = WORLD_B[1:]                          # recorded qc_left_out: used as stored
     assert kept_member_qc(kept, True, 0.65) is kept
+    assert len(kept_member_qc(WORLD_B, True, 0.65)) == 28   # even with an outlier in it: not screened twice
     assert kept_member_qc(None, False, 0.65) is None
+    assert screened_at_build({"qc_left_out": []}) and screened_at_build({"qc_left_out": [{"qc": 0.75}]})
+    assert not screened_at_build({}) and not screened_at_build({"qc_left_out": None})
+
+
+def test_messages_count_the_members_left_out_beside_the_databases_n():
+    rule = dict(absolute=0.85, floor=0.65, warn_margin=0.02, reject_margin=0.08)
+    kept = kept_member_qc(WORLD_B, False, 0.65)
+    flagged = judge(0.80, kept, **rule, left_out=len(WORLD_B) - len(kept))
+    assert flagged.flagged and flagged.left_out == 1
+    text = flag_warning(0.80, flagged.members, flagged.left_out)
+    assert "the normal database's 27 kept members (1 QC outlier of 28 left out) 0.848-0.989" in text
+    assert "27 kept members (1 QC outlier of 28 left out)" in failure_message(0.7, judge(0.7, kept, **rule, left_out=1),
+                                                                              "site")
+    assert "the normal database's 27 members 0.848" in flag_warning(0.80, judge(0.80, kept, **rule).members)
+
+
+def test_info_of_a_database_built_before_the_rule_says_the_range_studies_are_judged_against(tmp_path, capsys):
+    from processor.cli.main import main
+    db = _db(None, "bundled", n=len(WORLD_B))
+    for member, qc in zip(db.meta["members"], WORLD_B):
+        member["qc"] = float(qc)
+    db.save(tmp_path / "old.ndb")
+    capsys.readouterr()
+    assert main(["normaldb", "info", str(tmp_path / "old.ndb")]) == 0
+    out = capsys.readouterr().out
+    assert "members' QC r 0.755-0.989; studies judged against the 27 kept r 0.848-0.989" in out
+    assert "QC outliers: not screened at build; studies are judged without r=0.755" in out
 
 
 # -- the site template's parts ---------------------------------------------------------------

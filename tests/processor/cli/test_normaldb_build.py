@@ -58,7 +58,7 @@ def test_a_member_whose_qc_is_an_outlier_is_left_out_and_recorded(tmp_path, caps
     assert "averaged 10 of 11 series" in text and f"1 as QC outliers: {left['series_uid']} r=0.750" in text
     assert ndb.meta["template"]["averaged"] == 10 and ndb.member_qc().min() == 0.95 and ndb.member_qc().max() == 0.986
     assert main(["normaldb", "info", str(out)]) == 0
-    assert f"QC outliers: left out at build: {left['series_uid']} r=0.75" in capsys.readouterr().out
+    assert f"QC outliers: left out at build: {left['series_uid']} r=0.750" in capsys.readouterr().out
     strict = tmp_path / "strict.ndb"
     for sidecar in (tmp_path / "nc").glob("*.truth.json"):   # not DICOM: --strict would refuse them first
         sidecar.unlink()
