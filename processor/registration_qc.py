@@ -27,7 +27,7 @@ from processor.result import QCMembers
 
 OUTLIER_K = 5.0            # robust SDs below the members' median (docs/registration.md, "Outlying members")
 OUTLIER_MIN_MEMBERS = 10   # fewer values: no robust spread to speak of, only the floor applies
-OUTLIER_MIN_SD = 0.005     # r; a spread of identical values must not make every lower member an outlier
+OUTLIER_MIN_SD = 0.01      # r; the cut stays >= 0.05 below the median: a tight set must not lose a good member
 
 
 def outlier_cut(values: np.ndarray, floor: float) -> float:

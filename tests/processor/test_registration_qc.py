@@ -105,6 +105,11 @@ def test_a_tight_or_normal_looking_set_of_members_loses_none():
     lost = sum(outliers(0.96 + 0.02 * rng.standard_normal(28), 0.65).any() for _ in range(200))
     assert lost <= 4                            # about 0.5 % of normal sets of 28 lose one member
     assert not outliers(np.full(12, 0.97), 0.65).any()   # no spread: no outlier, not everyone below the median
+    # a tight set: the scale's floor keeps the cut at least 0.05 below the median
+    tight = np.append(np.linspace(0.975, 0.985, 27), 0.954)
+    assert outlier_cut(tight, 0.65) == pytest.approx(np.median(tight) - 5 * 0.01)
+    assert not outliers(tight, 0.65).any()
+    assert outliers(np.append(tight[:-1], 0.92), 0.65).tolist() == [False] * 27 + [True]
 
 
 def test_few_members_are_screened_by_the_floor_only():
