@@ -18,6 +18,7 @@ from atlas import load_atlas
 from processor.config import defaults
 from processor.gross_failures import ALL
 from processor.registration import register
+from processor.registration_qc import kept_member_qc, outliers
 from processor.site_template import build_template
 
 
@@ -46,14 +47,18 @@ def main() -> None:
     members = [make(args.seed, i) for i in range(args.normals)]
     template = build_template(members, atlas, args.rounds, symmetric=args.symmetric, floor=cfg.qc_floor,
                               register_kw=kw, progress=False)
-    member_qc = [register(m, atlas, template=template, **kw).qc for m in members]
+    member_qc = np.array([register(m, atlas, template=template, **kw).qc for m in members])
+    # the members a database built from them keeps (spectssp normaldb build leaves out the QC outliers)
+    kept = kept_member_qc(member_qc, False, cfg.qc_floor)
+    left_out = member_qc[outliers(member_qc, cfg.qc_floor)]
     held = [make(args.seed + 1, i) for i in range(args.held_out)]
     cases = [(f"held-out normal {i}", h) for i, h in enumerate(held)]
     cases += [(name, fn(held[0])) for name, fn in ALL.items()]
     print(f"world {args.world.upper()}, {args.normals} members, {args.rounds} rounds"
           f"{', symmetric' if args.symmetric else ''}, profile {cfg.profile}, stages {'+'.join(cfg.stages)}")
-    print(f"members' QC r against the site template: {min(member_qc):.3f}-{max(member_qc):.3f} "
-          f"(mean {np.mean(member_qc):.3f})")
+    print(f"kept members' QC r against the site template: {kept.min():.3f}-{kept.max():.3f} "
+          f"(mean {kept.mean():.3f}, {len(kept)} of {len(member_qc)}"
+          + (f"; left out as QC outliers: {', '.join(f'r={v:.3f}' for v in left_out)})" if left_out.size else ")"))
     print("\n| study | r, bundled template | r, site template |\n|---|---|---|")
     for name, image in cases:
         r_b = register(image, atlas, **kw).qc
