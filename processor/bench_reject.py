@@ -24,32 +24,18 @@ import time
 from pathlib import Path
 
 import pydicom
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 
 from processor.phantom import ScannerOptions, make_study
-from processor.phantom.dicom_writer import code, write_dicom
+from processor.phantom.dicom_writer import as_mediso_like, write_dicom
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def write_mediso_like(folder: Path) -> Path:
-    """One multi-frame Tc-99m series with the Mediso InterViewXP tracer fields of issue 12."""
+    """One multi-frame phantom series under the Mediso InterViewXP Tc-99m header of issue 12."""
     study = make_study("NC", 1212, 0, scanner=ScannerOptions(matrix=128))
     (path,) = write_dicom(study.image, study.truth, folder, "multiframe")
-    ds = pydicom.dcmread(path)
-    ds.ImageType = ["DERIVED", "PRIMARY", "RECON TOMO", "EMISSION"]
-    ds.Manufacturer, ds.ManufacturerModelName = "Mediso", "InterViewXP"
-    ds.StudyDescription, ds.SeriesDescription = "Jaszczak", "Jaszczak OSEM"
-    window = Dataset()
-    rng = Dataset()
-    rng.EnergyWindowLowerLimit, rng.EnergyWindowUpperLimit = "126", "154"
-    window.EnergyWindowRangeSequence = Sequence([rng])
-    ds.EnergyWindowInformationSequence = Sequence([window])
-    item = Dataset()
-    item.RadionuclideCodeSequence = Sequence([code("C-163A8", "SNM3", "^99m^Technetium")])
-    item.RadiopharmaceuticalCodeSequence = Sequence([])
-    ds.RadiopharmaceuticalInformationSequence = Sequence([item])
+    ds = as_mediso_like(pydicom.dcmread(path))
     ds.save_as(path, enforce_file_format=True)
     return path
 
@@ -68,9 +54,11 @@ def reject_once(series: Path, out: Path, log_dir: Path) -> float:
         (r,) = json.loads(proc.stdout)
     except ValueError:
         raise SystemExit(f"spectssp process printed no result (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    if proc.returncode != 1 or r["error"]["code"] != "tracer_not_covered" or "Tc-99m" not in r["error"]["message"]:
-        raise SystemExit(f"expected a tracer_not_covered rejection naming Tc-99m, got exit {proc.returncode}: "
-                         f"{r.get('error')}")
+    error = r.get("error") or {}
+    if proc.returncode != 1 or error.get("code") != "tracer_not_covered" or "Tc-99m" not in str(error.get("message")):
+        what = (f"status {r.get('status')!r}: the study was not rejected" if not error
+                else f"error {error.get('code')!r}: {error.get('message')}")
+        raise SystemExit(f"expected a tracer_not_covered rejection naming Tc-99m, got exit {proc.returncode}, {what}")
     return s
 
 
@@ -79,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="fresh interpreters of each kind (default 5)")
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
     args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error(f"--runs must be at least 1 (a median needs one run), got {args.runs}")
     root = args.out / "reject"
     series = write_mediso_like(root / "in")
     baseline, reject = [], []

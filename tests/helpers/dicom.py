@@ -184,26 +184,11 @@ def nm_slices(vol: np.ndarray, geo: Geometry, *, seed: str = "sl", tracer: str |
 
 
 def mediso_like(seed: str = "mediso") -> Dataset:
-    """The header of a Mediso InterViewXP reconstruction as issue 12 found it (pixels synthetic).
-
-    NM, DERIVED\\PRIMARY\\RECON TOMO\\EMISSION, 128 x 128 x 45 at 4.13 mm, negative
-    SpacingBetweenSlices; the tracer stated only by the radionuclide (C-163A8, SNM3,
-    "^99m^Technetium"), an empty Radiopharmaceutical Code Sequence, no Radiopharmaceutical
-    text, and a 126-154 keV energy window. The descriptions name no tracer.
-    """
+    """The header of a Mediso InterViewXP reconstruction as issue 12 found it (pixels synthetic):
+    128 x 128 x 45 at 4.13 mm, negative SpacingBetweenSlices, and the tracer fields of
+    :func:`processor.phantom.dicom_writer.as_mediso_like` (shared with ``make bench-reject``)."""
     geo = Geometry(origin=(-264.0, -264.0, 90.0), spacing=(4.13, 4.13, 4.13), direction=flip_slices(np.eye(3)))
-    ds = nm_multiframe(test_volume((45, 128, 128)), geo, seed=seed, tracer=None)
-    ds.ImageType = ["DERIVED", "PRIMARY", "RECON TOMO", "EMISSION"]
-    ds.Manufacturer, ds.ManufacturerModelName = "Mediso", "InterViewXP"
-    ds.StudyDescription, ds.SeriesDescription = "Jaszczak", "Jaszczak OSEM"
-    rng = Dataset()
-    rng.EnergyWindowLowerLimit, rng.EnergyWindowUpperLimit = "126", "154"
-    ds.EnergyWindowInformationSequence[0].EnergyWindowRangeSequence = Sequence([rng])
-    item = Dataset()
-    item.RadionuclideCodeSequence = Sequence([phantom.code("C-163A8", "SNM3", "^99m^Technetium")])
-    item.RadiopharmaceuticalCodeSequence = Sequence([])
-    ds.RadiopharmaceuticalInformationSequence = Sequence([item])
-    return ds
+    return phantom.as_mediso_like(nm_multiframe(test_volume((45, 128, 128)), geo, seed=seed, tracer=None))
 
 
 def make_series(folder: Path, n: int = 3, *, series_uid: str | None = None, study_uid: str | None = None,

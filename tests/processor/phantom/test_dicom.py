@@ -111,3 +111,16 @@ def test_dciodvfy_reports_no_errors(tmp_path, layout):
         assert "NMImage" in text     # it recognised the IOD
         errors = [line for line in text.splitlines() if line.startswith("Error")]
         assert not errors, text
+
+
+def test_a_phantom_under_the_mediso_like_header_is_rejected_as_tc99m_from_its_header(tmp_path):
+    """The header edit ``make bench-reject`` and the tests share: the phantom's own tracer fields
+    (123I-IMP, its named energy window) are gone, the issue-12 evidence is all that is left."""
+    from processor.intake import load_series
+    from processor.phantom.dicom_writer import as_mediso_like, write_dicom
+    study = make_study("NC", 1212, 0, scanner=ScannerOptions(matrix=64))
+    (path,) = write_dicom(study.image, study.truth, tmp_path, "multiframe")
+    as_mediso_like(pydicom.dcmread(path)).save_as(path, enforce_file_format=True)
+    (r,) = load_series([tmp_path], expected_tracer="IMP")
+    assert r.error.code == "tracer_not_covered" and "Tc-99m" in r.error.message
+    assert r.tracer_id.evidence == ("radionuclide code C-163A8 (SNM3) '^99m^Technetium'", "energy window 126-154 keV")
