@@ -94,6 +94,7 @@ RATIO_EDGE_FWHM_MM = 8.0      # regional uptake ratios change smoothly across a 
 LESION_WARP_FWHM_MM = 30.0    # smoothness of the lesion-shape displacement field
 LESION_TEXTURE_FWHM_MM = 16.0  # smoothness of the deficit's depth inside a region
 
+
 def _symmetric_groups() -> np.ndarray:
     """Label -> group: both sides of a region share a group (background 0)."""
     groups = np.zeros(max(voi.LABELS.values()) + 1, np.int64)
