@@ -235,7 +235,7 @@ SCHEMA: dict[str, Any] = {
             "region_warp_mm": Key((list,), [0.0, 5.0], _pair_in(0.0, 15.0)),
             "lesion_texture_sd": Key((list,), [0.0, 0.4], _pair_in(0.0, 1.0)),
             "regional_ratio_sd": Key((list,), [0.0, 0.04], _pair_in(0.0, 0.3)),
-            "pattern_shift_sd": Key((list,), [0.0, 0.06], _pair_in(0.0, 0.3)),
+            "pattern_shift_sd": Key((list,), [0.0, 0.0], _pair_in(0.0, 0.3)),
             "misregistration_mm": Key(NUM, 2.0, _non_negative),
             "misregistration_deg": Key(NUM, 2.0, _non_negative),
             "misregistration_scale": Key(NUM, 0.02, _fraction),
