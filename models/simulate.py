@@ -97,11 +97,13 @@ LESION_TEXTURE_FWHM_MM = 16.0  # smoothness of the deficit's depth inside a regi
 
 def _symmetric_groups() -> np.ndarray:
     """Label -> group: both sides of a region share a group (background 0)."""
+    def base(name: str) -> str:
+        return name[:-2] if name.endswith(tuple(f"_{s}" for s in voi.SIDES)) else name
+
+    index = {b: i + 1 for i, b in enumerate(sorted({base(n) for n in voi.LABELS}))}
     groups = np.zeros(max(voi.LABELS.values()) + 1, np.int64)
-    bases = sorted({name.rsplit("_", 1)[0] if name.endswith(("_L", "_R")) else name for name in voi.LABELS})
     for name, label in voi.LABELS.items():
-        base = name.rsplit("_", 1)[0] if name.endswith(("_L", "_R")) else name
-        groups[label] = 1 + bases.index(base)
+        groups[label] = index[base(name)]
     return groups
 
 
