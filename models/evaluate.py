@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 
 from atlas import voi
-from atlas.render.composite import composite
+from atlas.render.composite import PAPER_LAYOUT, CompositeLayout, composite
 from models import CLASSES
 from models.inference import Prediction, grey_composite, heat_overlay
 from models.metrics import aggregate, confusion, expected_calibration_error, fmt, reliability_bins, scores
@@ -160,8 +160,8 @@ def simulated_sets(clf, ds) -> list[SetPredictions]:
 
 
 # -- where Grad-CAM looks -------------------------------------------------------------------
-def region_masks(atlas, size: int) -> dict[str, np.ndarray]:
-    """(size, size) bool masks of the AD regions, the DLB regions and the whole brain surface in
+def region_masks(atlas, size: int, layout: CompositeLayout = PAPER_LAYOUT) -> dict[str, np.ndarray]:
+    """(size, width) bool masks of the AD regions, the DLB regions and the whole brain surface in
     the composite: the composite renderer itself draws them (Z at the top of the scale on the
     region's pixels), so masks and network input share every pixel."""
     pv = atlas.pixel_voi
@@ -170,7 +170,8 @@ def region_masks(atlas, size: int) -> dict[str, np.ndarray]:
             "brain": np.ones(pv.shape, bool)}
     masks = {}
     for name, on in sets.items():
-        rgb = composite(atlas.surface, np.where(on, 5.0, 0.0).astype(np.float32), 0.0, 5.0, size).astype(np.int16)
+        rgb = composite(atlas.surface, np.where(on, 5.0, 0.0).astype(np.float32), 0.0, 5.0, size,
+                        layout).astype(np.int16)
         masks[name] = (rgb.max(axis=2) - rgb.min(axis=2)) > 60     # coloured, not grey or black
     return masks
 
@@ -187,7 +188,7 @@ def gradcam_localisation(entries: list[tuple[str, str, Any]], atlas) -> dict[str
             if true != cls or CLASSES[p.top] != cls:
                 continue
             if masks is None:
-                masks = region_masks(atlas, p.heat.shape[0])
+                masks = region_masks(atlas, p.heat.shape[0], p.layout)
             on_brain = float((p.heat * masks["brain"]).sum())
             if on_brain <= 0:
                 continue
@@ -242,8 +243,8 @@ def gallery(entries: list[tuple[str, str, Any]], path: Path, per_group: int = 3)
         chosen.extend(right + wrong)
     if not chosen:
         return 0
-    s = chosen[0][2].composite.shape[0]
-    tile_w, tile_h = 2 * s, s + 30
+    s, w = chosen[0][2].composite.shape[:2]
+    tile_w, tile_h = 2 * w, s + 30
     cols = 2
     rows = (len(chosen) + cols - 1) // cols
     canvas = Image.new("RGB", (cols * tile_w, rows * tile_h), "black")
@@ -272,7 +273,8 @@ def simulated_gallery_entries(clf, ds, which: str = "validation", limit: int = 6
     for k, i in enumerate(idx):
         probs = mp[:, k].mean(0) if combined is None else combined[k]
         heat = clf.gradcam(ds.images[i], int(probs.argmax()))
-        p = Prediction(probs, mp[:, k], ds.images[i], heat, heat_overlay(grey_composite(ds.images[i].shape[0]), heat), clf.tag, "")
+        grey = grey_composite(ds.images[i].shape[0], clf.layout)
+        p = Prediction(probs, mp[:, k], ds.images[i], heat, heat_overlay(grey, heat), clf.tag, "", layout=clf.layout)
         out.append((CLASSES[int(ds.labels[i])], f"{which} image {i}", p))
     return out
 

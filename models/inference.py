@@ -31,14 +31,11 @@ import numpy as np
 from PIL import Image
 
 from atlas import load_atlas
-from atlas.render.composite import GRID, composite
-from atlas.render.layout import cell_size, pad_to_cell
-from atlas.surface import CNN_VIEWS
+from atlas.render.composite import PAPER_LAYOUT, CompositeLayout, card_layout, composite, values_image
 from models import BUNDLED_MODEL_DIR, CARD_SCHEMA, CLASSES
 from models.atypicality import Atypicality, AtypicalityModel
 from models.calibration import combine
 from models.features import RegionFeatures
-from spectssp.core.colormap import view_array
 from spectssp.resources import threads_for_one_task
 
 log = logging.getLogger(__name__)
@@ -67,15 +64,16 @@ class Prediction:
 
     probabilities: np.ndarray          # (3,) ensemble mean
     member_probabilities: np.ndarray   # (M, 3): each repeat (averaged over references)
-    composite: np.ndarray              # (S, S, 3) uint8: the network input (first reference)
-    heat: np.ndarray                   # (S, S) float32 in [0, 1]: Grad-CAM of the predicted class
-    gradcam_rgb: np.ndarray            # (S, S, 3) uint8: the four views with the heat overlaid
+    composite: np.ndarray              # (H, W, 3) uint8: the network input (first reference)
+    heat: np.ndarray                   # (H, W) float32 in [0, 1]: Grad-CAM of the predicted class
+    gradcam_rgb: np.ndarray            # (H, W, 3) uint8: the views with the heat overlaid
     model: str                         # name@version
     reference: str                     # reference region of ``composite``
     classes: tuple[str, ...] = field(default=CLASSES)
     bundled: bool = False              # the model shipped in models/bundled (phantom-trained)
     heat_method: str = "Grad-CAM"      # what made ``heat`` (Grad-CAM, LayerCAM, regional contributions)
     atypical: Atypicality | None = None  # None: the model card has no atypicality check
+    layout: CompositeLayout = PAPER_LAYOUT  # where each view sits in ``composite`` and ``heat``
 
     @property
     def top(self) -> int:
@@ -96,16 +94,6 @@ class Prediction:
 
 
 # -- pictures -------------------------------------------------------------------------------
-def surface_image(surface, values: np.ndarray, size: int) -> np.ndarray:
-    """(size, size) float32: per-surface-pixel ``values`` placed like the composite's views."""
-
-    s = cell_size(surface)
-    canvas = np.zeros((2 * s, 2 * s), np.float32)
-    for (r, c), v in zip(GRID, CNN_VIEWS):
-        canvas[r * s:(r + 1) * s, c * s:(c + 1) * s] = pad_to_cell(view_array(values, surface.pixel_maps[v], 0.0), s)
-    return np.asarray(Image.fromarray(canvas, mode="F").resize((size, size), Image.BILINEAR), np.float32)
-
-
 def heat_overlay(base_rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.65) -> np.ndarray:
     """Jet-coloured ``heat`` (0..1) over ``base_rgb`` (the grey template surface of the same
     layout, see :func:`grey_composite`), on brain pixels only and in proportion to the heat,
@@ -122,10 +110,10 @@ def heat_overlay(base_rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.65) ->
 
 
 @functools.lru_cache(maxsize=4)
-def grey_composite(size: int) -> np.ndarray:
+def grey_composite(size: int, layout: CompositeLayout = PAPER_LAYOUT) -> np.ndarray:
     """The CNN layout with the grey template surface only (identical for every study)."""
     surface = load_atlas().surface
-    return composite(surface, np.full(surface.n_pixels, -np.inf, np.float32), 0.0, 1.0, size)
+    return composite(surface, np.full(surface.n_pixels, -np.inf, np.float32), 0.0, 1.0, size, layout)
 
 
 # -- the classifier -------------------------------------------------------------------------
@@ -141,6 +129,7 @@ class Classifier:
         self.references: list[str] = list(inf["references"])
         self.z_min, self.z_max = float(inf["z_min"]), float(inf["z_max"])
         self.size = int(card["input"]["size"])
+        self.layout = card_layout(card)
         self.network = card["architecture"]["network"]
         self.members: list[Any] = []
         self.baseline = None
@@ -241,19 +230,20 @@ class Classifier:
 
     # -- images -> probabilities ------------------------------------------------------------
     def member_probs(self, images: np.ndarray, batch: int = 64) -> np.ndarray:
-        """(M, N, 3) probabilities of every repeat for (N, S, S, 3) uint8 composites."""
+        """(M, N, 3) probabilities of every repeat for (N, H, W, 3) uint8 composites."""
         import torch  # deferred: torch costs seconds (9 s measured at start-up); loaded in the background
 
         from models.networks import predict_images  # deferred: models.networks imports torch
         if self.baseline is not None:
             raise ValueError("the regional baseline classifies Z tables, not images")
-        if images.shape[1:3] != (self.size, self.size):
-            raise ValueError(f"images must be {self.size} x {self.size}, got {images.shape[1:3]}")
+        want = self.layout.shape(self.size)
+        if images.shape[1:3] != want:
+            raise ValueError(f"images must be {want[0]} x {want[1]} ({self.layout.name} composite), got {images.shape[1:3]}")
         with torch.inference_mode():
             return np.stack([predict_images(m, images, self.device, batch) for m in self.members])
 
     def gradcam(self, image: np.ndarray, cls: int) -> np.ndarray:
-        """(S, S) class activation map (the network's method: Grad-CAM or LayerCAM) of class
+        """(H, W) class activation map (the network's method: Grad-CAM or LayerCAM) of class
         ``cls`` on one composite, averaged over the repeats, 0..1."""
         import pytorch_grad_cam  # deferred: torch, scikit-learn and matplotlib (several s), with the model
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
@@ -276,7 +266,7 @@ class Classifier:
         missing = [r for r in self.references if r not in ssp.references]
         if missing:
             raise ValueError(f"the study has no Z map for reference {missing[0]}")
-        comps = np.stack([composite(surface, ssp.z_for(r), self.z_min, self.z_max, self.size) for r in self.references])
+        comps = np.stack([composite(surface, ssp.z_for(r), self.z_min, self.z_max, self.size, self.layout) for r in self.references])
         if self.baseline is not None:
             return self._predict_baseline(surface, ssp, comps[0])
         member = self.member_probs(comps).mean(axis=1)       # (M, 3), mean over references
@@ -287,8 +277,9 @@ class Classifier:
             probs = self.combined(probs[None], x)[0]
         top = int(np.argmax(probs))
         heat = self.gradcam(comps[0], top)
-        return Prediction(probs, member, comps[0], heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
-                          bundled=self.bundled, heat_method=self.heat_method, atypical=self._atypical(x))
+        return Prediction(probs, member, comps[0], heat, heat_overlay(grey_composite(self.size, self.layout), heat), self.tag,
+                          self.references[0], bundled=self.bundled, heat_method=self.heat_method,
+                          atypical=self._atypical(x), layout=self.layout)
 
     def _predict_baseline(self, surface, ssp, comp: np.ndarray) -> Prediction:
         feats = self._features(tuple(ssp.references))
@@ -301,10 +292,11 @@ class Classifier:
         values = np.zeros(surface.n_pixels, np.float32)
         for m, c in zip(feats.masks, row):
             values[m] = c
-        heat = surface_image(surface, values, self.size)
+        heat = values_image(surface, values, self.size, self.layout)
         heat = heat / heat.max() if heat.max() > 0 else heat
-        return Prediction(probs, probs[None], comp, heat, heat_overlay(grey_composite(self.size), heat), self.tag, self.references[0],
-                          bundled=self.bundled, heat_method=self.heat_method, atypical=self._atypical(x))
+        return Prediction(probs, probs[None], comp, heat, heat_overlay(grey_composite(self.size, self.layout), heat), self.tag,
+                          self.references[0], bundled=self.bundled, heat_method=self.heat_method,
+                          atypical=self._atypical(x), layout=self.layout)
 
 
 def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:

@@ -3,7 +3,7 @@
 Real DLB cases are too few to train on, so disease images are made from the site's normal
 members: in MNI space, counts are lowered in disease regions, then the volume goes through
 3D-SSP against the normal database *without that member* (its own Z map would otherwise be
-optimistically low) and the Z map is rendered as the 4-view composite.
+optimistically low) and the Z map is rendered as the CNN composite (the 2x2 paper layout or 2x3).
 
 Two protocols:
 
@@ -56,7 +56,7 @@ from tqdm import tqdm
 from atlas import Atlas, voi
 from atlas.analysis import SSPAnalyser
 from atlas.normaldb import NormalDatabase
-from atlas.render.composite import composite
+from atlas.render.composite import composite, get_layout
 from models import CLASSES
 from models.features import RegionFeatures
 from models.randomise import (FWHM_PER_SIGMA, misregister, regional_ratios, smooth_random_field, textured,
@@ -109,7 +109,7 @@ def _symmetric_groups() -> np.ndarray:
 
 SYMMETRIC_GROUPS = _symmetric_groups()
 
-GENERAL_KEYS = {"protocol", "images_per_class", "validation_per_class", "image_size", "seed",
+GENERAL_KEYS = {"protocol", "images_per_class", "validation_per_class", "image_size", "views", "seed",
                 "references", "display_ranges"}
 
 
@@ -120,7 +120,8 @@ class SimulationConfig:
     protocol: str = "ours"
     images_per_class: int = 369           # including the validation images (paper: 369)
     validation_per_class: int = 28        # from held-out members (paper: 28)
-    image_size: int = 227                 # composite side, pixels (AlexNet input)
+    image_size: int = 227                 # composite height, pixels (AlexNet input)
+    views: str = "2x2"                    # composite layout (atlas.render.composite.LAYOUTS)
     seed: int = 2021
     references: tuple[str, ...] = REFERENCES
     display_ranges: tuple[tuple[float, float], ...] = DISPLAY_RANGES
@@ -199,6 +200,7 @@ class SimulationConfig:
             raise ValueError("need images_per_class >= 2 and 1 <= validation_per_class < images_per_class")
         if self.image_size < 32:
             raise ValueError("image_size must be at least 32 pixels")
+        get_layout(self.views)
         bad = [r for r in self.references if r not in REFERENCES]
         if bad or not self.references:
             raise ValueError(f"references must be drawn from {', '.join(REFERENCES)}")
@@ -235,7 +237,7 @@ def _tuples(d: dict[str, Any]) -> dict[str, Any]:
 class SimDataset:
     """Images and labels of one simulated data set, with what made each image."""
 
-    images: np.ndarray        # (N, S, S, 3) uint8 composites
+    images: np.ndarray        # (N, H, W, 3) uint8 composites (H: image_size, W: by the layout)
     labels: np.ndarray        # (N,) int64 index into CLASSES
     member: np.ndarray        # (N,) int32 source member of the normal database
     split: np.ndarray         # (N,) int8: 0 training, 1 validation
@@ -481,8 +483,8 @@ class Simulator:
         t0 = time.perf_counter()
         val_members, counts = allocate(ndb.n, cfg, np.random.default_rng([cfg.seed, 999]))
         total = int(counts.sum()) * len(CLASSES)
-        S = cfg.image_size
-        images = np.zeros((total, S, S, 3), np.uint8)
+        S, layout = cfg.image_size, get_layout(cfg.views)
+        images = np.zeros((total, *layout.shape(S), 3), np.uint8)
         labels = np.zeros(total, np.int64)
         member = np.zeros(total, np.int32)
         reference = np.zeros(total, np.int8)
@@ -503,7 +505,7 @@ class Simulator:
                     z = self.z_map(vol, loo)
                     ri, zi = self.combos[order[j % len(order)]]
                     lo, hi = cfg.display_ranges[zi]
-                    images[i] = composite(atlas.surface, z[self.ref_rows[ri]], lo, hi, S)
+                    images[i] = composite(atlas.surface, z[self.ref_rows[ri]], lo, hi, S, layout)
                     labels[i], member[i], reference[i] = ci, k, ri
                     z_range[i] = (lo, hi)
                     severity[i] = info.get("severity", 0.0)

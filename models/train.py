@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from tqdm import tqdm
 
+from atlas.render.composite import get_layout
 from models import CARD_SCHEMA, CLASSES
 from models.atypicality import FILE_NAME as ATYPICALITY_FILE
 from models.atypicality import AtypicalityModel
@@ -276,6 +277,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
     metrics = {s: aggregate([p[s] for p in per_repeat], CLASSES) for s in ("training", "validation")}
     metrics["per_repeat"] = per_repeat
     created = _dt.datetime.now(_dt.timezone.utc)
+    layout = get_layout(sim.get("views", "2x2"))
     shas = [w["sha256"] for w in weights] + [m["sha256"] for m in (ensemble or {}).get("members", []) if "sha256" in m]
     shas += [atypicality["sha256"]] if atypicality else []
     wsha = hashlib.sha256("".join(shas).encode()).hexdigest()
@@ -287,7 +289,7 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
                         "SPECT as AD, DLB or NC; trained on images simulated from the normal database below.",
         "classes": list(CLASSES),
         "architecture": architecture,
-        "input": {"size": int(ds.images.shape[1]), "layout": "2x2 composite RT.LAT | LT.LAT / RT.MED | LT.MED",
+        "input": {"size": int(ds.images.shape[1]), "views": layout.name, "layout": layout.describe(),
                   "channels": "RGB uint8 / 255, ImageNet mean/std"},
         "inference": inference,
         "normal_database": ndb_info,

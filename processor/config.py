@@ -114,6 +114,8 @@ NUM = (int, float)
 NETWORK_NAMES = ("alexnet", "googlenet", "resnet18", "mobilenet_v3_small", "mobilenet_v3_small_os16",
                  "efficientnet_b0", "tiny", "logreg")
 REFERENCES = ("GLB", "THL", "PNS", "CBL")
+# atlas.render.composite.LAYOUTS, spelled out here so that reading a config never imports PIL
+COMPOSITE_LAYOUTS = ("2x2", "2x3")
 
 SCHEMA: dict[str, Any] = {
     "paths": {
@@ -200,6 +202,7 @@ SCHEMA: dict[str, Any] = {
         "batch_size": Key((int,), 32, _positive),
         "learning_rate": Key(NUM, None, _positive, nullable=True),
         "image_size": Key((int,), None, _positive, nullable=True),
+        "views": Key((str,), "2x2", _one_of(*COMPOSITE_LAYOUTS)),
         "images_per_class": Key((int,), 369, _positive),
         "validation_per_class": Key((int,), 28, _positive),
         "seed": Key((int,), 2021, _non_negative),

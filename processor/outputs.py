@@ -79,7 +79,7 @@ def cnn_panel(ssp, prediction, atlas, cfg: Section) -> np.ndarray:
     return render_panel([(f"CNN input: Z map ({prediction.reference})", prediction.composite),
                          (f"{prediction.heat_method} for {res.top}", prediction.gradcam_rgb)],
                         f"CNN: {res.label}", [f"probabilities: {probs}", f"model {res.model}", origin],
-                        atypical_warning(res.atypical))
+                        atypical_warning(res.atypical), prediction.layout)
 
 
 def atypical_warning(atypical) -> str | None:

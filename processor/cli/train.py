@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     size = _pick(args.image_size, t.image_size) or (227 if protocol == "paper" else 160)
     general = dict(images_per_class=_pick(args.images_per_class, t.images_per_class),
                    validation_per_class=_pick(args.validation_per_class, t.validation_per_class),
-                   image_size=size, seed=_pick(args.seed, t.seed))
+                   image_size=size, views=_pick(args.views, t.views), seed=_pick(args.seed, t.seed))
     knobs = {} if protocol == "paper" else dict(t.simulation)
     try:
         sim = SimulationConfig.for_protocol(protocol, **general, **knobs)

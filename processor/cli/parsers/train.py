@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from processor.cli.common import add_config_arg
+from processor.config import COMPOSITE_LAYOUTS
 from processor.config import NETWORK_NAMES as NETWORK_CHOICES
 
 HELP = """\
@@ -36,7 +37,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the network's)")
     p.add_argument("--images-per-class", type=int, default=None, metavar="N", help="default 369 (paper)")
     p.add_argument("--validation-per-class", type=int, default=None, metavar="N", help="default 28 (paper)")
-    p.add_argument("--image-size", type=int, default=None, metavar="PX", help="composite size (227 paper, 160 ours)")
+    p.add_argument("--image-size", type=int, default=None, metavar="PX", help="composite height (227 paper, 160 ours)")
+    p.add_argument("--views", choices=COMPOSITE_LAYOUTS, default=None,
+                   help="composite layout: 2x2, the paper's four views (lateral and medial of each hemisphere); "
+                        "2x3 adds the posterior and inferior views, where occipital (DLB) decreases face the "
+                        "camera (the image is 1.5x as wide; training takes about 1.5x as long)")
     p.add_argument("--init", type=Path, default=None, metavar="PATH",
                    help="local torchvision ImageNet state dict to start from (head replaced); nothing is downloaded")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
