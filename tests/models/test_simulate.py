@@ -176,3 +176,24 @@ def test_dataset_counts_split_by_member_and_cache(atlas, small_ndb, tmp_path):
     again, folder2 = build_or_load(small_ndb, atlas, cfg, tmp_path, progress=False)
     assert folder2 == folder and again.manifest["created"] == m["created"]
     np.testing.assert_array_equal(again.images, ds.images)
+
+
+def test_the_2x3_layout_renders_the_same_draws_wider(atlas, small_ndb, tmp_path):
+    """Only the picture changes with the layout: the same simulated studies (labels, members,
+    regional Z) in a 2 x 3 composite, cached apart from the 2 x 2 one; the views both share
+    show the same Z map."""
+    from atlas.render.composite import LAYOUTS
+    small = dict(images_per_class=6, validation_per_class=2, image_size=64)
+    square, f2 = build_or_load(small_ndb, atlas, SimulationConfig.for_protocol("paper", **small), tmp_path, progress=False)
+    wide, f3 = build_or_load(small_ndb, atlas, SimulationConfig.for_protocol("paper", views="2x3", **small), tmp_path,
+                             progress=False)
+    assert f2 != f3 and square.images.shape == (18, 64, 64, 3) and wide.images.shape == (18, 64, 96, 3)
+    for name in ("labels", "member", "split", "reference", "features"):
+        np.testing.assert_array_equal(getattr(square, name), getattr(wide, name))
+    boxes2, boxes3 = LAYOUTS["2x2"].view_boxes(64), LAYOUTS["2x3"].view_boxes(64)
+    t, l, b, r = boxes3["RT.LAT"]
+    assert boxes2["RT.LAT"] == (t, l, b, r)
+    diff = np.abs(square.images[:, t:b, l:r].astype(int) - wide.images[:, t:b, l:r].astype(int))
+    assert diff.mean() < 3     # the same view, resampled from a wider canvas
+    with pytest.raises(ValueError, match="unknown composite layout"):
+        SimulationConfig.for_protocol("paper", views="3x3", **small)

@@ -166,7 +166,14 @@ BAD = {
     "null normal database": ("normal_database: null\n", "normal_database"),
     "z_min equal z_max": ("render:\n  z_min: 3\n  z_max: 3\n", "render.z_min"),
     "z_min above z_max": ("render:\n  z_min: 6\n  z_max: 5\n", "render.z_min"),
+    "unknown composite layout": ("training:\n  views: 3x3\n", "training.views"),
 }
+
+
+def test_composite_layouts_spelled_out_match_the_renderer():
+    from atlas.render.composite import LAYOUTS
+    from processor.config import COMPOSITE_LAYOUTS
+    assert tuple(COMPOSITE_LAYOUTS) == tuple(LAYOUTS)
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

@@ -37,3 +37,19 @@ def test_flagged_study_gets_a_red_warning_line_that_fits():
 def test_no_warning_when_typical_or_without_the_check():
     assert atypical_warning(Atypicality(3.0, 38.139, False)) is None
     assert atypical_warning(None) is None
+
+
+def test_a_2x3_panel_shows_each_block_at_its_own_width_with_every_view_named():
+    from atlas.render.composite import LAYOUTS
+    from processor.render.panel import BLOCK
+    layout = LAYOUTS["2x3"]
+    views = np.zeros((*layout.shape(64), 3), np.uint8)
+    views[:, :] = (0, 0, 200)   # blue images: white text on them is the view names
+    wide = render_panel([("input", views), ("heat", views)], "CNN: DLB", ["model demo@1"], None, layout)
+    square = render_panel([("input", views[:, :64]), ("heat", views[:, :64])], "CNN: DLB", ["model demo@1"])
+    assert wide.shape[0] == square.shape[0]
+    assert wide.shape[1] - square.shape[1] == 2 * (layout.shape(BLOCK)[1] - BLOCK)
+    top = wide.shape[0] - 56 - BLOCK
+    white = wide[top:top + BLOCK].min(axis=2) > 200
+    for t, left, _b, _r in layout.view_boxes(BLOCK).values():   # a name in the corner of every view
+        assert white[t:t + 24, 16 + left:16 + left + 80].any()
