@@ -54,3 +54,20 @@ def test_heat_shares_follow_the_heat(atlas, masks):
 
 def test_no_correct_disease_calls_gives_no_table(atlas):
     assert localisation_markdown(gradcam_localisation([], atlas)) == []
+
+
+def test_the_posterior_view_of_the_2x3_layout_faces_the_dlb_regions(atlas, masks):
+    """In 2 x 3 the four paper views are where and what they are in 2 x 2, and the POST view
+    (top right) is the one where the DLB (occipital) regions cover most of the brain."""
+    from atlas.render.composite import LAYOUTS
+    layout = LAYOUTS["2x3"]
+    wide = region_masks(atlas, 160, layout)
+    assert wide["brain"].shape == (160, 240)
+    for name in ("brain", "AD", "DLB"):
+        np.testing.assert_array_equal(wide[name][:, :160], masks[name])
+    share = {}
+    for view, (t, left, b, r) in layout.view_boxes(160).items():
+        brain = wide["brain"][t:b, left:r].sum()
+        share[view] = (wide["DLB"][t:b, left:r].sum() / brain, wide["AD"][t:b, left:r].sum() / brain)
+    assert max(share, key=lambda v: share[v][0]) == "POST"
+    assert share["POST"][0] > 0.3 and share["POST"][0] > share["POST"][1]
