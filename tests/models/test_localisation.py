@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from atlas.render.composite import PAPER_LAYOUT
 from models import CLASSES
 from models.evaluate import gradcam_localisation, localisation_markdown, region_masks
 
@@ -32,7 +33,7 @@ def test_masks_sit_where_the_regions_are(masks):
 def _pred(cls: str, heat: np.ndarray):
     probs = np.full(3, 0.1)
     probs[CLASSES.index(cls)] = 0.8
-    return SimpleNamespace(top=int(np.argmax(probs)), heat=heat.astype(np.float32))
+    return SimpleNamespace(top=int(np.argmax(probs)), heat=heat.astype(np.float32), layout=PAPER_LAYOUT)
 
 
 def test_heat_shares_follow_the_heat(atlas, masks):
