@@ -1,5 +1,5 @@
 """Inference for the pipeline: AD/DLB/NC probabilities of one study's 3D-SSP result, with a
-Grad-CAM heat map on the four CNN views for the predicted class.
+Grad-CAM heat map on the CNN composite (its layout from the model card) for the predicted class.
 
 A model directory holds ``model.json`` (the model card) and the weights of every training
 repeat; the repeats form an ensemble (probabilities averaged), and each reference region listed
