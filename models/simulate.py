@@ -218,8 +218,10 @@ class SimulationConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
     def key(self, ndb_sha: str, atlas_sha: str) -> str:
-        blob = json.dumps({"config": self.as_dict(), "ndb": ndb_sha, "atlas": atlas_sha, "v": SIM_VERSION},
-                          sort_keys=True)
+        config = self.as_dict()
+        if config["views"] == "2x2":   # the layout before there was a choice: its data sets keep their keys
+            del config["views"]
+        blob = json.dumps({"config": config, "ndb": ndb_sha, "atlas": atlas_sha, "v": SIM_VERSION}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -278,6 +278,8 @@ def train_model(ds: SimDataset, cfg: TrainConfig, out_dir: Path, *, ndb_info: di
     metrics["per_repeat"] = per_repeat
     created = _dt.datetime.now(_dt.timezone.utc)
     layout = get_layout(sim.get("views", "2x2"))
+    if ds.images.shape[1:3] != layout.shape(int(ds.images.shape[1])):
+        raise ValueError(f"the data set's images ({ds.images.shape[1]} x {ds.images.shape[2]}) are not a {layout.name} composite")
     shas = [w["sha256"] for w in weights] + [m["sha256"] for m in (ensemble or {}).get("members", []) if "sha256" in m]
     shas += [atypicality["sha256"]] if atypicality else []
     wsha = hashlib.sha256("".join(shas).encode()).hexdigest()

@@ -47,7 +47,7 @@ class CompositeLayout:
     def shape(self, size: int) -> tuple[int, int]:
         """(height, width) in pixels of a composite ``size`` pixels high."""
         n_rows, n_cols = self.grid
-        return size, int(round(size * n_cols / n_rows))
+        return size, size * n_cols // n_rows     # the right edge of the last box of view_boxes
 
     def describe(self) -> str:
         """As the model card states it, e.g. '2x2 composite RT.LAT | LT.LAT / RT.MED | LT.MED'."""

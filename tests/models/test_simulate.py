@@ -197,3 +197,15 @@ def test_the_2x3_layout_renders_the_same_draws_wider(atlas, small_ndb, tmp_path)
     assert diff.mean() < 3     # the same view, resampled from a wider canvas
     with pytest.raises(ValueError, match="unknown composite layout"):
         SimulationConfig.for_protocol("paper", views="3x3", **small)
+
+
+def test_2x2_data_sets_keep_the_cache_key_they_had_before_the_layout_choice():
+    import hashlib
+    import json
+
+    from models.simulate import SIM_VERSION
+    cfg = SimulationConfig.for_protocol("ours", image_size=160)
+    before = {k: v for k, v in cfg.as_dict().items() if k != "views"}
+    blob = json.dumps({"config": before, "ndb": "n", "atlas": "a", "v": SIM_VERSION}, sort_keys=True)
+    assert cfg.key("n", "a") == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert SimulationConfig.for_protocol("ours", image_size=160, views="2x3").key("n", "a") != cfg.key("n", "a")

@@ -53,3 +53,20 @@ def test_a_2x3_panel_shows_each_block_at_its_own_width_with_every_view_named():
     white = wide[top:top + BLOCK].min(axis=2) > 200
     for t, left, _b, _r in layout.view_boxes(BLOCK).values():   # a name in the corner of every view
         assert white[t:t + 24, 16 + left:16 + left + 80].any()
+
+
+def test_the_cnn_panel_follows_the_prediction_layout():
+    """A 2 x 3 model's panel shows its blocks 1.5x as wide as a 2 x 2 model's, same height."""
+    from atlas.render.composite import LAYOUTS, PAPER_LAYOUT
+    from models.inference import Prediction
+    from processor.config import defaults
+    from processor.outputs import cnn_panel
+
+    def panel(layout):
+        img = np.full((*layout.shape(64), 3), 90, np.uint8)
+        p = Prediction(np.array([0.7, 0.2, 0.1]), np.array([[0.7, 0.2, 0.1]]), img, np.zeros(img.shape[:2], np.float32),
+                       img, "demo@1", "GLB", layout=layout)
+        return cnn_panel(None, p, None, defaults())
+
+    square, wide = panel(PAPER_LAYOUT), panel(LAYOUTS["2x3"])
+    assert wide.shape[0] == square.shape[0] and wide.shape[1] > 1.4 * square.shape[1] - 100

@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--views", choices=COMPOSITE_LAYOUTS, default=None,
                    help="composite layout: 2x2, the paper's four views (lateral and medial of each hemisphere); "
                         "2x3 adds the posterior and inferior views, where occipital (DLB) decreases face the "
-                        "camera (the image is 1.5x as wide; training takes about 1.5x as long)")
+                        "camera (the image is 1.5x as wide; training takes about 1.5x as long). Default: training.views (2x2)")
     p.add_argument("--init", type=Path, default=None, metavar="PATH",
                    help="local torchvision ImageNet state dict to start from (head replaced); nothing is downloaded")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)

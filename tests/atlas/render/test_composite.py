@@ -46,7 +46,7 @@ def test_the_2x3_layout_is_one_and_a_half_times_as_wide(surface, size):
 
 
 @pytest.mark.parametrize("name", LAYOUT_NAMES)
-@pytest.mark.parametrize("size", [227, 224])
+@pytest.mark.parametrize("size", [227, 225, 224])
 def test_view_boxes_tile_the_image(size, name):
     layout = LAYOUTS[name]
     boxes = view_boxes(size, layout)
