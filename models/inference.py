@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from atlas import load_atlas
 from atlas.render.composite import PAPER_LAYOUT, CompositeLayout, card_layout, composite, values_image

@@ -63,6 +63,12 @@ class CompositeLayout:
             canvas[r * s:(r + 1) * s, c * s:(c + 1) * s] = cells[v]
         return canvas
 
+    def fit(self, canvas: np.ndarray, size: int) -> np.ndarray:
+        """``canvas`` (from :meth:`place`, uint8 RGB or float32) resized to ``size`` pixels high."""
+        h, w = self.shape(size)
+        image = Image.fromarray(canvas, mode="F") if canvas.dtype == np.float32 else Image.fromarray(canvas)
+        return np.asarray(image.resize((w, h), Image.BILINEAR), canvas.dtype)
+
     def view_boxes(self, size: int) -> dict[str, tuple[int, int, int, int]]:
         """Pixel box (top, left, bottom, right) of each view in a composite ``size`` high."""
         h = size / self.grid[0]
@@ -93,17 +99,13 @@ def card_layout(card: dict[str, Any]) -> CompositeLayout:
 def composite(surface: Surface, z: np.ndarray, z_min: float = 0.0, z_max: float = 5.0,
               size: int = 227, layout: CompositeLayout = PAPER_LAYOUT) -> np.ndarray:
     """(size, width, 3) uint8 composite of the layout's views (width: ``layout.shape``)."""
-    canvas = layout.place({v: view_rgb(surface, v, z, z_min, z_max) for v in layout.views})
-    h, w = layout.shape(size)
-    return np.asarray(Image.fromarray(canvas).resize((w, h), Image.BILINEAR))
+    return layout.fit(layout.place({v: view_rgb(surface, v, z, z_min, z_max) for v in layout.views}), size)
 
 
 def values_image(surface: Surface, values: np.ndarray, size: int,
                  layout: CompositeLayout = PAPER_LAYOUT) -> np.ndarray:
     """(size, width) float32: per-surface-pixel ``values`` placed like the composite's views."""
     s = cell_size(surface)
-    canvas = layout.place({v: pad_to_cell(view_array(values, surface.pixel_maps[v], 0.0).astype(np.float32), s)
-                           for v in layout.views})
-    h, w = layout.shape(size)
-    return np.asarray(Image.fromarray(canvas, mode="F").resize((w, h), Image.BILINEAR), np.float32)
+    return layout.fit(layout.place({v: pad_to_cell(view_array(values, surface.pixel_maps[v], 0.0).astype(np.float32), s)
+                                    for v in layout.views}), size)
 
