@@ -69,7 +69,7 @@ class Prediction:
     model: str                         # name@version
     reference: str                     # reference region of ``composite``
     classes: tuple[str, ...] = field(default=CLASSES)
-    bundled: bool = False              # the model shipped in models/bundled (phantom-trained)
+    phantom_trained: bool = False      # trained against the bundled phantom database (demonstration only)
     heat_method: str = "Grad-CAM"      # what made ``heat`` (Grad-CAM, LayerCAM, regional contributions)
     atypical: Atypicality | None = None  # None: the model card has no atypicality check
     layout: CompositeLayout = PAPER_LAYOUT  # where each view sits in ``composite`` and ``heat``
@@ -134,7 +134,7 @@ class Classifier:
         self.baseline = None
         self.regional = None                  # the regional member of a combined model
         self.combination: dict[str, Any] | None = None
-        self.bundled = self.model_dir.resolve() == BUNDLED_MODEL_DIR
+        self.phantom_trained = is_phantom_trained(self.model_dir, card)
         self.atypicality: AtypicalityModel | None = None
         if card.get("atypicality"):
             entry = card["atypicality"]
@@ -277,7 +277,7 @@ class Classifier:
         top = int(np.argmax(probs))
         heat = self.gradcam(comps[0], top)
         return Prediction(probs, member, comps[0], heat, heat_overlay(grey_composite(self.size, self.layout), heat), self.tag,
-                          self.references[0], bundled=self.bundled, heat_method=self.heat_method,
+                          self.references[0], phantom_trained=self.phantom_trained, heat_method=self.heat_method,
                           atypical=self._atypical(x), layout=self.layout)
 
     def _predict_baseline(self, surface, ssp, comp: np.ndarray) -> Prediction:
@@ -294,7 +294,7 @@ class Classifier:
         heat = values_image(surface, values, self.size, self.layout)
         heat = heat / heat.max() if heat.max() > 0 else heat
         return Prediction(probs, probs[None], comp, heat, heat_overlay(grey_composite(self.size, self.layout), heat), self.tag,
-                          self.references[0], bundled=self.bundled, heat_method=self.heat_method,
+                          self.references[0], phantom_trained=self.phantom_trained, heat_method=self.heat_method,
                           atypical=self._atypical(x), layout=self.layout)
 
 
@@ -333,6 +333,25 @@ def verify_model(model_dir: Path) -> tuple[dict[str, Any], str]:
 def card_normal_database_sha256(card: dict[str, Any]) -> str | None:
     """The database a model card says the model was trained against."""
     return (card.get("normal_database") or {}).get("sha256")
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_database_sha256() -> str | None:
+    """The phantom normal database the bundled model was trained against (from its card)."""
+    try:
+        return card_normal_database_sha256(json.loads((BUNDLED_MODEL_DIR / "model.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def is_phantom_trained(model_dir: Path, card: dict[str, Any]) -> bool:
+    """Whether a model is the bundled one or was trained against the bundled phantom database,
+    wherever it is stored: either way it has seen digital phantoms only, and every output must
+    say so (a copy or a retrained candidate is not a site model)."""
+    if Path(model_dir).resolve() == BUNDLED_MODEL_DIR:
+        return True
+    sha = card_normal_database_sha256(card)
+    return sha is not None and sha == _bundled_database_sha256()
 
 
 def load_classifier(model_dir: Path, device: str = "cpu",

@@ -74,7 +74,7 @@ def cnn_panel(ssp, prediction, atlas, cfg: Section) -> np.ndarray:
                             "CNN views: statistics only", ["statistics only: no model configured"])
     res = prediction.classification(cfg.classifier.indeterminate_below)
     probs = "   ".join(f"{k} {v:.2f}" for k, v in res.probabilities.items())
-    origin = ("model trained on digital phantoms (demonstration only)" if prediction.bundled
+    origin = ("model trained on digital phantoms (demonstration only)" if prediction.phantom_trained
               else "site model")
     return render_panel([(f"CNN input: Z map ({prediction.reference})", prediction.composite),
                          (f"{prediction.heat_method} for {res.top}", prediction.gradcam_rgb)],

@@ -102,6 +102,23 @@ def test_weights_load_check_catches_tampering(trained, tmp_path):
     _tampered_copy_is_refused(out, tmp_path, "repeat_01.pt")
 
 
+def test_a_model_trained_on_the_bundled_phantom_database_is_labelled_phantom_trained(trained, tmp_path):
+    """Wherever it is stored, a model trained against the bundled phantom database says so in
+    its outputs; one trained on another database (a site's) does not."""
+    from models import BUNDLED_MODEL_DIR
+    from models.inference import is_phantom_trained
+    _, _, out = trained
+    assert not load_classifier(out, "cpu").phantom_trained
+    bundled_sha = json.loads((BUNDLED_MODEL_DIR / "model.json").read_text())["normal_database"]["sha256"]
+    copy = tmp_path / "candidate"
+    shutil.copytree(out, copy)
+    card = json.loads((copy / "model.json").read_text())
+    card["normal_database"]["sha256"] = bundled_sha
+    (copy / "model.json").write_text(json.dumps(card))
+    assert load_classifier(copy, "cpu").phantom_trained
+    assert is_phantom_trained(BUNDLED_MODEL_DIR, {})
+
+
 def test_training_is_reproducible(atlas, small_ndb, tmp_path):
     from models.simulate import SimulationConfig, build_or_load
     from models.train import TrainConfig, train_repeat
