@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from processor import phantom as world_a
 from processor import worldb as world_b
-from processor.cli.parsers.phantom import VARIANTS, VARIANTS_B
+from processor.cli.parsers.phantom import VARIANTS, VARIANTS_B, VARIANTS_DLB
 from spectssp.errors import ConfigError, ErrorCode, SpectSSPError
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,10 @@ def run(args: argparse.Namespace) -> int:
         if args.normal_pattern != "phantom":
             raise ConfigError("--normal-pattern: world B has its own normal perfusion; the option is for world A.")
         return _run_world_b(args)
-    if args.variant is not None and args.variant not in VARIANTS:
-        raise ConfigError(f"--variant {args.variant} is not a world A variant ({', '.join(VARIANTS)}).")
+    allowed_a = VARIANTS + (VARIANTS_DLB if args.label == "DLB" else ())
+    if args.variant is not None and args.variant not in allowed_a:
+        raise ConfigError(f"--variant {args.variant} is not a world A {args.label} variant; allowed: "
+                          f"{', '.join(allowed_a)}.")
     return _run_world_a(args)
 
 

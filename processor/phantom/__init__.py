@@ -23,7 +23,7 @@ import SimpleITK as sitk
 from atlas.load import Atlas, load_atlas
 from processor.phantom.dicom_writer import LAYOUTS, study_metadata, study_uids, write_dicom
 from processor.phantom.scanner import ScannerOptions, acquire
-from processor.phantom.subject import (CLASS_LABELS, VARIANTS, SubjectOptions, apply_reduction,
+from processor.phantom.subject import (CLASS_LABELS, DLB_VARIANTS, VARIANTS, SubjectOptions, apply_reduction,
                                        simulate_subject)
 from processor.phantom.normal_pattern import NORMAL_PATTERNS
 from processor.phantom.tracers import TRACERS
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["PhantomStudy", "make_study", "write_study", "write_benchmark_studies", "study_name", "SubjectOptions",
            "ScannerOptions", "simulate_subject", "apply_reduction", "acquire", "CLASS_LABELS",
-           "VARIANTS", "LAYOUTS", "TRACERS", "NORMAL_PATTERNS"]
+           "VARIANTS", "DLB_VARIANTS", "LAYOUTS", "TRACERS", "NORMAL_PATTERNS"]
 
 _LABEL_CODE = {"NC": 0, "AD": 1, "DLB": 2}
 

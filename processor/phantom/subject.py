@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 CLASS_LABELS = ("NC", "AD", "DLB")
 VARIANTS = ("typical", "asymmetric", "mild", "partial")
 _VARIANT_P = (0.45, 0.25, 0.12, 0.18)
+# DLB variants from the clinical literature that are made only when asked for (never drawn, so
+# every existing seed keeps its studies): the medial occipital cortex (primary visual cortex
+# along the calcarine sulcus: AAL's cuneus with calcarine, and lingual) relatively spared, the
+# lateral occipital association cortex affected (Imamura 1999, Lobotesis 2001); and the
+# posterior cingulate involved, i.e. no cingulate island sign. Shares as in the training
+# simulation (models/simulate.py), which world A's test studies must be able to probe.
+DLB_VARIANTS = ("occipital_spared_v1", "no_cingulate_island")
+DLB_MEDIAL = ("cuneus", "lingual")
+DLB_V1_SHARE = (0.0, 0.3)            # the medial occipital share of the severity when spared
+DLB_CINGULATE_SHARE = (0.4, 0.9)     # the posterior cingulate share without the island sign
 
 # Disease patterns: VOI base name -> share of the severity. AD: temporoparietal association
 # cortex, posterior cingulate and precuneus, lateral temporal milder (mostly posterior). DLB:
@@ -78,8 +88,8 @@ class SubjectOptions:
         lo, hi = self.severity
         if not 0 <= lo <= hi < 1:
             raise ValueError(f"severity must be 0 <= min <= max < 1, got {self.severity}")
-        if self.variant is not None and self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        if self.variant is not None and self.variant not in VARIANTS + DLB_VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS + DLB_VARIANTS)}, got {self.variant!r}")
 
 
 def _uniform(rng: np.random.Generator, r: tuple[float, float]) -> float:
@@ -193,6 +203,16 @@ def disease_regions(rng: np.random.Generator, label: str, severity: float, varia
         for base, share in DLB_PARIETAL.items():
             if parietal:
                 pattern[base] = share * pscale
+        if variant == "occipital_spared_v1":
+            v1 = float(rng.uniform(*DLB_V1_SHARE))
+            pattern.update({b: pattern[b] * v1 for b in DLB_MEDIAL})
+            drawn["v1_share"] = round(v1, 4)
+        elif variant == "no_cingulate_island":
+            cis = float(rng.uniform(*DLB_CINGULATE_SHARE))
+            pattern["posterior_cingulate"] = cis
+            drawn["cingulate_share"] = round(cis, 4)
+    elif variant in DLB_VARIANTS:
+        raise ValueError(f"variant {variant!r} is a DLB variant; {label} has none of it")
     if variant == "partial":
         others = [b for b in pattern if b not in early and pattern[b] >= 0.3]
         keep = rng.permutation(len(others))[: max(1, len(others) // 2)]

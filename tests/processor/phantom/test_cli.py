@@ -25,3 +25,16 @@ def test_phantom_command_rejects_bad_severity(tmp_path, capsys):
     rc = main(["phantom", "--out", str(tmp_path), "--label", "NC", "--severity", "0.4", "0.2"])
     assert rc == 2
     assert "--severity" in capsys.readouterr().err
+
+
+def test_phantom_command_makes_world_a_dlb_literature_variants_for_dlb_only(tmp_path, capsys):
+    rc = main(["phantom", "--out", str(tmp_path / "dlb"), "--label", "DLB", "--seed", "3", "--matrix", "64",
+               "--variant", "occipital_spared_v1"])
+    assert rc == 0
+    truth = json.loads((tmp_path / "dlb" / "DLB_3_0.truth.json").read_text())
+    r = truth["regions"]
+    assert truth["variant"] == "occipital_spared_v1"
+    assert r["cuneus_L"] <= 0.3 * truth["severity"] < r["middle_occipital_L"]   # V1 spared, lateral not
+    rc = main(["phantom", "--out", str(tmp_path / "ad"), "--label", "AD", "--variant", "no_cingulate_island"])
+    assert rc == 2 and not (tmp_path / "ad").exists()
+    assert "not a world A AD variant" in capsys.readouterr().err

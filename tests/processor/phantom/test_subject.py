@@ -80,6 +80,25 @@ def test_variants(atlas):
         SubjectOptions(variant="severe")
 
 
+def test_dlb_literature_variants_spare_v1_or_involve_the_posterior_cingulate(atlas):
+    """Asked for, world A's DLB spares the medial occipital cortex (V1) or loses the cingulate
+    island; the drawn variants, and so every existing seed's studies, are unchanged."""
+    def run(variant, label="DLB", seed=5):
+        return simulate_subject(np.random.default_rng(seed), label,
+                                SubjectOptions(variant=variant, severity=(0.25, 0.25)), atlas)[1]
+    typical, spared, no_island = run("typical"), run("occipital_spared_v1"), run("no_cingulate_island")
+    r, v1, ci = typical["regions"], spared["regions"], no_island["regions"]
+    for side in ("L", "R"):
+        assert v1[f"cuneus_{side}"] <= 0.3 * r[f"cuneus_{side}"] and v1[f"lingual_{side}"] <= 0.3 * r[f"lingual_{side}"]
+        assert v1[f"middle_occipital_{side}"] == r[f"middle_occipital_{side}"]      # lateral still affected
+        assert ci[f"posterior_cingulate_{side}"] >= 0.4 * 0.25 > 3 * r[f"posterior_cingulate_{side}"]
+        assert ci[f"cuneus_{side}"] == r[f"cuneus_{side}"]
+    assert spared["variant"] == "occipital_spared_v1" and "v1_share" in spared["disease_draws"]
+    assert "cingulate_share" in no_island["disease_draws"]
+    with pytest.raises(ValueError, match="DLB variant"):
+        run("no_cingulate_island", label="AD")
+
+
 def test_apply_reduction_exact_in_one_voi(atlas):
     base = base_activity(atlas)
     out = apply_reduction(base, atlas, ["cuneus_L"], 0.25)
