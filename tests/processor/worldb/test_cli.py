@@ -25,7 +25,7 @@ def test_world_b_refuses_another_worlds_variant(tmp_path, capsys):
     rc = main(["phantom", "--world", "B", "--out", str(tmp_path), "--label", "AD", "--variant", "partial"])
     assert rc == 2 and "world B AD variant" in capsys.readouterr().err
     rc = main(["phantom", "--out", str(tmp_path), "--label", "AD", "--variant", "early"])
-    assert rc == 2 and "world A variant" in capsys.readouterr().err
+    assert rc == 2 and "world A AD variant" in capsys.readouterr().err
 
 
 def test_world_a_is_the_default_and_unchanged(tmp_path):
