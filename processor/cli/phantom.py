@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from processor import phantom as world_a
 from processor import worldb as world_b
-from processor.cli.parsers.phantom import VARIANTS, VARIANTS_B, VARIANTS_DLB
+from processor.cli.parsers.phantom import VARIANTS_B
 from spectssp.errors import ConfigError, ErrorCode, SpectSSPError
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         if args.normal_pattern != "phantom":
             raise ConfigError("--normal-pattern: world B has its own normal perfusion; the option is for world A.")
         return _run_world_b(args)
-    allowed_a = VARIANTS + (VARIANTS_DLB if args.label == "DLB" else ())
+    allowed_a = world_a.variants_for(args.label)
     if args.variant is not None and args.variant not in allowed_a:
         raise ConfigError(f"--variant {args.variant} is not a world A {args.label} variant; allowed: "
                           f"{', '.join(allowed_a)}.")

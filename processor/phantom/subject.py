@@ -34,9 +34,13 @@ _VARIANT_P = (0.45, 0.25, 0.12, 0.18)
 # posterior cingulate involved, i.e. no cingulate island sign. Shares as in the training
 # simulation (models/simulate.py), which world A's test studies must be able to probe.
 DLB_VARIANTS = ("occipital_spared_v1", "no_cingulate_island")
-DLB_MEDIAL = ("cuneus", "lingual")
 DLB_V1_SHARE = (0.0, 0.3)            # the medial occipital share of the severity when spared
 DLB_CINGULATE_SHARE = (0.4, 0.9)     # the posterior cingulate share without the island sign
+
+
+def variants_for(label: str) -> tuple[str, ...]:
+    """The variants a study of ``label`` may be asked for (NC accepts and ignores the drawn ones)."""
+    return VARIANTS + (DLB_VARIANTS if label == "DLB" else ())
 
 # Disease patterns: VOI base name -> share of the severity. AD: temporoparietal association
 # cortex, posterior cingulate and precuneus, lateral temporal milder (mostly posterior). DLB:
@@ -205,13 +209,13 @@ def disease_regions(rng: np.random.Generator, label: str, severity: float, varia
                 pattern[base] = share * pscale
         if variant == "occipital_spared_v1":
             v1 = float(rng.uniform(*DLB_V1_SHARE))
-            pattern.update({b: pattern[b] * v1 for b in DLB_MEDIAL})
+            pattern.update({b: pattern[b] * v1 for b in DLB_EARLY})   # the medial occipital (V1) sites
             drawn["v1_share"] = round(v1, 4)
         elif variant == "no_cingulate_island":
             cis = float(rng.uniform(*DLB_CINGULATE_SHARE))
             pattern["posterior_cingulate"] = cis
             drawn["cingulate_share"] = round(cis, 4)
-    elif variant in DLB_VARIANTS:
+    elif variant not in variants_for(label):
         raise ValueError(f"variant {variant!r} is a DLB variant; {label} has none of it")
     if variant == "partial":
         others = [b for b in pattern if b not in early and pattern[b] >= 0.3]
