@@ -42,6 +42,7 @@ def variants_for(label: str) -> tuple[str, ...]:
     """The variants a study of ``label`` may be asked for (NC accepts and ignores the drawn ones)."""
     return VARIANTS + (DLB_VARIANTS if label == "DLB" else ())
 
+
 # Disease patterns: VOI base name -> share of the severity. AD: temporoparietal association
 # cortex, posterior cingulate and precuneus, lateral temporal milder (mostly posterior). DLB:
 # occipital incl. primary visual cortex; posterior cingulate nearly spared (cingulate island).
@@ -216,7 +217,8 @@ def disease_regions(rng: np.random.Generator, label: str, severity: float, varia
             pattern["posterior_cingulate"] = cis
             drawn["cingulate_share"] = round(cis, 4)
     elif variant not in variants_for(label):
-        raise ValueError(f"variant {variant!r} is a DLB variant; {label} has none of it")
+        kind = "a DLB variant" if variant in DLB_VARIANTS else "not a world A variant"
+        raise ValueError(f"variant {variant!r} is {kind}; {label} has none of it")
     if variant == "partial":
         others = [b for b in pattern if b not in early and pattern[b] >= 0.3]
         keep = rng.permutation(len(others))[: max(1, len(others) // 2)]
