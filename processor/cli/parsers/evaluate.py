@@ -35,8 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="normal database for the pipeline and for re-simulating (default: the config's)")
     p.add_argument("--no-simulated", action="store_true", help="skip the training and validation sets")
     p.add_argument("--gallery", type=int, default=3, metavar="N", help="correct and wrong calls per class shown")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                   help="where torch runs the networks (default: classifier.device)")
     p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="simulated data set cache")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs and the report are unchanged)")
     add_config_arg(p)
     return p

@@ -31,8 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("normaldb", help="build or show a normal database", description=HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    b = ssub.add_parser("build", help="build a database from normal DICOM studies")
-    b.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    b = ssub.add_parser("build", help="build a database from normal DICOM studies", description=HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                   help="folders or DICOM files of normal studies; every series found under them is one member")
     b.add_argument("--out", type=Path, required=True, metavar="FILE", help="database file to write (.ndb)")
     b.add_argument("--tracer", default=None, help="expected tracer (default: from the DICOM headers)")
     b.add_argument("--strict", action="store_true",
@@ -47,9 +49,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "registration.site_template_symmetric)")
     add_config_arg(b)
     b.set_defaults(command_module="normaldb_build")
-    i = ssub.add_parser("info", help="summary and leave-one-out specificity of a database; without FILE, "
-                                     "the databases the configuration uses")
-    i.add_argument("file", type=Path, nargs="?", default=None, metavar="FILE")
+    info_help = ("summary and leave-one-out specificity of a database; without FILE, "
+                 "the databases the configuration uses")
+    i = ssub.add_parser("info", help=info_help, description=info_help[0].upper() + info_help[1:] + ".")
+    i.add_argument("file", type=Path, nargs="?", default=None, metavar="FILE",
+                   help="a database written by 'spectssp normaldb build' (.ndb)")
     add_config_arg(i)
     i.set_defaults(command_module="normaldb_info")
     return p

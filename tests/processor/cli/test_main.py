@@ -132,3 +132,14 @@ def test_missing_required_option_is_a_usage_error(capsys):
         main(["process", "somewhere"])
     assert exc.value.code == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_every_leaf_command_describes_itself_and_its_arguments():
+    """`spectssp X [ACTION] --help` teaches: a description, and a help line for every argument
+    (a bare metavar such as INPUT tells a user nothing)."""
+    for name, parser in _leaves(build_parser()):
+        assert parser.description, name
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert action.help, f"{name}: {action.dest}"
