@@ -198,6 +198,9 @@ def disease_regions(rng: np.random.Generator, label: str, severity: float, varia
     """{full VOI name: fractional reduction} of one disease instance, and what was drawn."""
     if label == "NC":
         return {}, {}
+    if variant not in variants_for(label):   # before any draw: valid variants keep their draws
+        kind = "a DLB variant" if variant in DLB_VARIANTS else "not a world A variant"
+        raise ValueError(f"variant {variant!r} is {kind}; {label} has none of it")
     pattern = dict(AD_PATTERN if label == "AD" else DLB_PATTERN)
     early = AD_EARLY if label == "AD" else DLB_EARLY
     drawn: dict[str, Any] = {}
@@ -216,9 +219,6 @@ def disease_regions(rng: np.random.Generator, label: str, severity: float, varia
             cis = float(rng.uniform(*DLB_CINGULATE_SHARE))
             pattern["posterior_cingulate"] = cis
             drawn["cingulate_share"] = round(cis, 4)
-    elif variant not in variants_for(label):
-        kind = "a DLB variant" if variant in DLB_VARIANTS else "not a world A variant"
-        raise ValueError(f"variant {variant!r} is {kind}; {label} has none of it")
     if variant == "partial":
         others = [b for b in pattern if b not in early and pattern[b] >= 0.3]
         keep = rng.permutation(len(others))[: max(1, len(others) // 2)]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from atlas import load_atlas, voi
-from processor.phantom.subject import SubjectOptions, apply_reduction, base_activity, simulate_subject
+from processor.phantom.subject import (SubjectOptions, apply_reduction, base_activity, disease_regions,
+                                       simulate_subject)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,8 @@ def test_dlb_literature_variants_spare_v1_or_involve_the_posterior_cingulate(atl
     assert "cingulate_share" in no_island["disease_draws"]
     with pytest.raises(ValueError, match="DLB variant"):
         run("no_cingulate_island", label="AD")
+    with pytest.raises(ValueError, match="not a world A variant"):   # refused, not drawn as typical
+        disease_regions(np.random.default_rng(5), "DLB", 0.25, "occipital_only")
 
 
 def test_apply_reduction_exact_in_one_voi(atlas):
