@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"rejected  {s.series_uid or 'file ' + _short_hash(s.files[0])}  [{s.error.code}] {s.error.message}")
     ok = [s for s in series if s.status == "ok"]
     if rejected and args.strict:
-        raise SpectSSPError(rejected[0].error.code, f"{len(rejected)} input series rejected (--strict).")
+        raise SpectSSPError(rejected[0].error.code, f"{len(rejected)} input series rejected (--strict); the lines above name them; without "
+                             "--strict they are left out and the database is built from the rest.")
     tracers = {s.tracer or "unknown" for s in ok}
     if args.tracer:
         args.tracer = normalise_tracer(args.tracer) or args.tracer
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if (failed or left_out) and args.strict:  # --strict: no database unless every series made it in
         raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"{failed + len(left_out)} of {len(ok)} series failed "
                             "registration or its quality control, or were left out as QC outliers (--strict); "
-                            f"no database written to {str(args.out)!r}.")
+                            f"no database written to {str(args.out)!r}. The lines above name them; without "
+                            "--strict they are left out and the database is built from the rest.")
     try:
         ndb = builder.build(note=args.note, template=template, template_meta=template_meta,
                             member_qc_template="bundled" if template is None else "site")
