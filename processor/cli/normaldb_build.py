@@ -34,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"rejected  {s.series_uid or 'file ' + _short_hash(s.files[0])}  [{s.error.code}] {s.error.message}")
     ok = [s for s in series if s.status == "ok"]
     if rejected and args.strict:
-        raise SpectSSPError(rejected[0].error.code, f"{len(rejected)} input series rejected (--strict); the lines above name them; without "
-                             "--strict they are left out and the database is built from the rest.")
+        raise SpectSSPError(rejected[0].error.code,
+                            f"{len(rejected)} input series rejected (--strict); the lines above name them; "
+                            "without --strict they are left out and the database is built from the rest.")
     tracers = {s.tracer or "unknown" for s in ok}
     if args.tracer:
         args.tracer = normalise_tracer(args.tracer) or args.tracer

@@ -33,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=None, metavar="N", help="training repeats (default 5)")
     p.add_argument("--epochs", type=int, default=None, metavar="N", help="maximum epochs per repeat (default 25)")
     p.add_argument("--patience", type=int, default=None, metavar="N", help="early-stopping patience in epochs")
-    p.add_argument("--batch-size", type=int, default=None, metavar="N", help="images per training step (default: training.batch_size)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="images per training step (default: training.batch_size)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the network's)")
     p.add_argument("--images-per-class", type=int, default=None, metavar="N", help="default 369 (paper)")
     p.add_argument("--validation-per-class", type=int, default=None, metavar="N", help="default 28 (paper)")
@@ -47,7 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
                    help="where torch trains (auto: a GPU when there is one; default: training.device)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: training.threads; 0: every core this process may use)")
-    p.add_argument("--seed", type=int, default=None, help="simulation seed; repeat r trains with seed * 1000 + r (default: training.seed)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="simulation seed; repeat r trains with seed * 1000 + r (default: training.seed)")
     p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="simulated data set cache")
     p.add_argument("--with-regional-model", action="store_true",
                    help="also fit the regional logistic regression (mean Z per region) on the same training images "
