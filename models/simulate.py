@@ -137,6 +137,11 @@ class SimulationConfig:
     region_jitter: float = 0.3            # each region's share times U(1 - jitter, 1)
     ad_temporal_p: float = 0.5            # AD also in the (posterior) lateral temporal cortex
     ad_temporal_share: tuple[float, float] = (0.3, 0.6)
+    # AD confined to its earliest sites, the posterior cingulate and precuneus (Minoshima 1997;
+    # the "early" pattern). Off by default: `partial` already keeps them, but leaves the
+    # others out only about 1 % of the time; drawn only when above 0, so recipes without it keep
+    # their random stream, their images and their cache keys.
+    ad_early_p: float = 0.0
     dlb_parietal_p: float = 0.6           # DLB also in the parietal association cortex
     dlb_parietal_share: tuple[float, float] = (0.3, 1.0)
     dlb_cingulate_share: tuple[float, float] = (0.0, 0.15)  # posterior cingulate spared (CIS)
@@ -182,7 +187,7 @@ class SimulationConfig:
                 raise ValueError(f"the paper protocol is fixed; {extra[0]!r} applies to --protocol ours only")
             base = dict(severity=(0.20, 0.35), edge_fwhm_mm=0.0, edge_at_database_resolution=False,
                         partial_p=0.0, asymmetric_p=0.0,
-                        region_jitter=0.0, ad_temporal_p=0.0, dlb_parietal_p=0.0,
+                        region_jitter=0.0, ad_temporal_p=0.0, ad_early_p=0.0, dlb_parietal_p=0.0,
                         dlb_cingulate_share=(0.0, 0.0), dlb_cingulate_involved_p=0.0, dlb_spared_v1_p=0.0,
                         distractor_p=0.0, blur_fwhm_mm=(0.0, 0.0),
                         noise_sd=(0.0, 0.0), variation_sd=(0.0, 0.0), edge_fwhm_extra_mm=(0.0, 0.0),
@@ -210,7 +215,7 @@ class SimulationConfig:
         if not 0 < lo <= hi < 1:
             raise ValueError(f"severity must satisfy 0 < min <= max < 1, got {self.severity}")
         for name in ("partial_p", "asymmetric_p", "region_jitter", "ad_temporal_p", "dlb_parietal_p", "distractor_p",
-                     "dlb_cingulate_involved_p", "dlb_spared_v1_p"):
+                     "dlb_cingulate_involved_p", "dlb_spared_v1_p", "ad_early_p"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1")
 
@@ -221,6 +226,8 @@ class SimulationConfig:
         config = self.as_dict()
         if config["views"] == "2x2":   # the layout before there was a choice: its data sets keep their keys
             del config["views"]
+        if config["ad_early_p"] == 0:  # likewise a recipe without early AD (the key it had before the knob)
+            del config["ad_early_p"]
         blob = json.dumps({"config": config, "ndb": ndb_sha, "atlas": atlas_sha, "v": SIM_VERSION}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -313,6 +320,9 @@ def ours_regions(rng: np.random.Generator, label: str, cfg: SimulationConfig) ->
         early = AD_EARLY
         if rng.random() < cfg.ad_temporal_p:
             pattern[AD_TEMPORAL] = float(rng.uniform(*cfg.ad_temporal_share))
+        if cfg.ad_early_p > 0 and rng.random() < cfg.ad_early_p:
+            pattern = {b: s for b, s in pattern.items() if b in AD_EARLY}
+            drawn["early_only"] = True
     else:
         pattern = dict(DLB_CORE)
         early = DLB_EARLY

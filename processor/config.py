@@ -219,6 +219,7 @@ SCHEMA: dict[str, Any] = {
             "region_jitter": Key(NUM, 0.3, _fraction),
             "ad_temporal_p": Key(NUM, 0.5, _fraction),
             "ad_temporal_share": Key((list,), [0.3, 0.6], _pair_in(0.0, 1.0)),
+            "ad_early_p": Key(NUM, 0.0, _fraction),
             "dlb_parietal_p": Key(NUM, 0.6, _fraction),
             "dlb_parietal_share": Key((list,), [0.3, 1.0], _pair_in(0.0, 1.0)),
             "dlb_cingulate_share": Key((list,), [0.0, 0.15], _pair_in(0.0, 1.0)),

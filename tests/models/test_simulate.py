@@ -2,6 +2,9 @@
 counts; validation held out by member; the cache."""
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 from scipy import ndimage
 import pytest
@@ -9,7 +12,7 @@ import pytest
 from atlas import voi
 from models import CLASSES
 from models.simulate import (SimulationConfig, Simulator, allocate, build_or_load, lower_counts,
-                             member_volume, paper_regions, reduction_map)
+                             member_volume, ours_regions, paper_regions, reduction_map)
 
 
 def test_paper_lowering_is_uniform_and_confined(atlas, small_ndb):
@@ -86,6 +89,29 @@ def test_ours_dlb_with_spared_primary_visual_cortex(atlas, small_ndb):
     # the default keeps V1 involved
     plain, _ = Simulator(atlas, small_ndb, _plain_ours()).volume_for("DLB", base, np.random.default_rng(5))
     assert _reduction(atlas, plain, base, "cuneus") > 0.8 * _reduction(atlas, plain, base, "middle_occipital")
+
+
+def test_ours_ad_confined_to_its_earliest_sites_when_asked():
+    """ad_early_p: AD in the posterior cingulate and precuneus only. Off (the default), the draws
+    are the ones the recipe made before the knob existed (pinned: the bundled model's images)."""
+    early = _plain_ours(ad_early_p=1.0, ad_temporal_p=1.0)
+    for seed in range(5):
+        regions, drawn = ours_regions(np.random.default_rng(seed), "AD", early)
+        assert drawn["early_only"] and set(regions) == {f"{b}_{s}" for b in ("posterior_cingulate", "precuneus")
+                                                        for s in voi.SIDES}
+        assert min(regions.values()) > 0.3 * 0.9 * (1 - 0.3)   # severity 0.3 x share x jitter
+        dlb, drawn = ours_regions(np.random.default_rng(seed), "DLB", early)   # AD only
+        assert "early_only" not in drawn and any(n.startswith("cuneus") for n in dlb)
+    default, out = SimulationConfig.for_protocol("ours"), []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        for label in ("AD", "DLB", "AD"):
+            regions, drawn = ours_regions(rng, label, default)
+            out.append([sorted((k, round(v, 9)) for k, v in regions.items()), sorted(drawn)])
+    assert not any("early_only" in d for _, d in out)
+    assert hashlib.sha256(json.dumps(out).encode()).hexdigest()[:16] == "502951d79d2c6d44"
+    with pytest.raises(ValueError, match="ad_early_p"):
+        SimulationConfig.for_protocol("ours", ad_early_p=1.5)
 
 
 def test_ours_dlb_without_cingulate_island(atlas, small_ndb):
@@ -200,12 +226,10 @@ def test_the_2x3_layout_renders_the_same_draws_wider(atlas, small_ndb, tmp_path)
 
 
 def test_2x2_data_sets_keep_the_cache_key_they_had_before_the_layout_choice():
-    import hashlib
-    import json
-
     from models.simulate import SIM_VERSION
     cfg = SimulationConfig.for_protocol("ours", image_size=160)
-    before = {k: v for k, v in cfg.as_dict().items() if k != "views"}
+    before = {k: v for k, v in cfg.as_dict().items() if k not in ("views", "ad_early_p")}   # the knobs added later
     blob = json.dumps({"config": before, "ndb": "n", "atlas": "a", "v": SIM_VERSION}, sort_keys=True)
     assert cfg.key("n", "a") == hashlib.sha256(blob.encode()).hexdigest()[:16]
     assert SimulationConfig.for_protocol("ours", image_size=160, views="2x3").key("n", "a") != cfg.key("n", "a")
+    assert SimulationConfig.for_protocol("ours", image_size=160, ad_early_p=0.2).key("n", "a") != cfg.key("n", "a")
