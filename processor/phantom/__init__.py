@@ -23,8 +23,8 @@ import SimpleITK as sitk
 from atlas.load import Atlas, load_atlas
 from processor.phantom.dicom_writer import LAYOUTS, study_metadata, study_uids, write_dicom
 from processor.phantom.scanner import ScannerOptions, acquire
-from processor.phantom.subject import (CLASS_LABELS, DLB_VARIANTS, VARIANTS, SubjectOptions, apply_reduction,
-                                       simulate_subject, variants_for)
+from processor.phantom.subject import (AD_VARIANTS, CLASS_LABELS, DLB_VARIANTS, VARIANTS, SubjectOptions,
+                                       apply_reduction, simulate_subject, variants_for)
 from processor.phantom.normal_pattern import NORMAL_PATTERNS
 from processor.phantom.tracers import TRACERS
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["PhantomStudy", "make_study", "write_study", "write_benchmark_studies", "study_name", "SubjectOptions",
            "ScannerOptions", "simulate_subject", "apply_reduction", "acquire", "CLASS_LABELS",
-           "VARIANTS", "DLB_VARIANTS", "variants_for", "LAYOUTS", "TRACERS", "NORMAL_PATTERNS"]
+           "VARIANTS", "AD_VARIANTS", "DLB_VARIANTS", "variants_for", "LAYOUTS", "TRACERS", "NORMAL_PATTERNS"]
 
 _LABEL_CODE = {"NC": 0, "AD": 1, "DLB": 2}
 

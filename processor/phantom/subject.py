@@ -34,13 +34,16 @@ _VARIANT_P = (0.45, 0.25, 0.12, 0.18)
 # posterior cingulate involved, i.e. no cingulate island sign. Shares as in the training
 # simulation (models/simulate.py), which world A's test studies must be able to probe.
 DLB_VARIANTS = ("occipital_spared_v1", "no_cingulate_island")
+# AD confined to its earliest sites, the posterior cingulate and precuneus (Minoshima 1997), made
+# only when asked for, as the DLB variants above; the training simulation's ``ad_early_p``.
+AD_VARIANTS = ("early",)
 DLB_V1_SHARE = (0.0, 0.3)            # the medial occipital share of the severity when spared
 DLB_CINGULATE_SHARE = (0.4, 0.9)     # the posterior cingulate share without the island sign
 
 
 def variants_for(label: str) -> tuple[str, ...]:
     """The variants a study of ``label`` may be asked for (NC accepts and ignores the drawn ones)."""
-    return VARIANTS + (DLB_VARIANTS if label == "DLB" else ())
+    return VARIANTS + {"DLB": DLB_VARIANTS, "AD": AD_VARIANTS}.get(label, ())
 
 
 # Disease patterns: VOI base name -> share of the severity. AD: temporoparietal association
@@ -93,8 +96,9 @@ class SubjectOptions:
         lo, hi = self.severity
         if not 0 <= lo <= hi < 1:
             raise ValueError(f"severity must be 0 <= min <= max < 1, got {self.severity}")
-        if self.variant is not None and self.variant not in VARIANTS + DLB_VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(VARIANTS + DLB_VARIANTS)}, got {self.variant!r}")
+        every = VARIANTS + AD_VARIANTS + DLB_VARIANTS
+        if self.variant is not None and self.variant not in every:
+            raise ValueError(f"variant must be one of {', '.join(every)}, got {self.variant!r}")
 
 
 def _uniform(rng: np.random.Generator, r: tuple[float, float]) -> float:
@@ -199,7 +203,8 @@ def disease_regions(rng: np.random.Generator, label: str, severity: float, varia
     if label == "NC":
         return {}, {}
     if variant not in variants_for(label):   # before any draw: valid variants keep their draws
-        kind = "a DLB variant" if variant in DLB_VARIANTS else "not a world A variant"
+        kind = ("a DLB variant" if variant in DLB_VARIANTS else "an AD variant" if variant in AD_VARIANTS
+                else "not a world A variant")
         raise ValueError(f"variant {variant!r} is {kind}; {label} has none of it")
     pattern = dict(AD_PATTERN if label == "AD" else DLB_PATTERN)
     early = AD_EARLY if label == "AD" else DLB_EARLY
@@ -219,6 +224,8 @@ def disease_regions(rng: np.random.Generator, label: str, severity: float, varia
             cis = float(rng.uniform(*DLB_CINGULATE_SHARE))
             pattern["posterior_cingulate"] = cis
             drawn["cingulate_share"] = round(cis, 4)
+    elif variant == "early":
+        pattern = {b: s for b, s in pattern.items() if b in AD_EARLY}
     if variant == "partial":
         others = [b for b in pattern if b not in early and pattern[b] >= 0.3]
         keep = rng.permutation(len(others))[: max(1, len(others) // 2)]

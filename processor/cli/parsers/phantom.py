@@ -10,6 +10,7 @@ NORMAL_PATTERNS = ("phantom", "published")   # processor.phantom.NORMAL_PATTERNS
 # The worlds' variants, written here so that building the parser imports no simulation code
 # (tests/processor/cli/test_phantom_parser.py checks they match processor.phantom/worldb).
 VARIANTS = ("typical", "asymmetric", "mild", "partial")
+VARIANTS_AD = ("early",)   # world A AD, made only when asked for
 VARIANTS_DLB = ("occipital_spared_v1", "no_cingulate_island")   # world A DLB, made only when asked for
 VARIANTS_B = {"AD": ("typical", "asymmetric", "early", "temporal"),
               "DLB": ("occipital", "occipital_spared_v1", "parietal", "no_cingulate_island")}
@@ -36,10 +37,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--severity", type=float, nargs=2, metavar=("MIN", "MAX"), default=None,
                    help="fractional count reduction of the disease pattern (default 0.10 0.35 in "
                         "world A, 0.12 0.32 in world B)")
-    variants = sorted(set(VARIANTS + VARIANTS_DLB).union(*VARIANTS_B.values()))
+    variants = sorted(set(VARIANTS + VARIANTS_AD + VARIANTS_DLB).union(*VARIANTS_B.values()))
     p.add_argument("--variant", choices=variants, default=None,
                    help="disease variant (default: drawn per study); world A: " + ", ".join(VARIANTS)
-                        + " (drawn), and for DLB only when asked for: " + ", ".join(VARIANTS_DLB)
+                        + " (drawn), and only when asked for: AD " + ", ".join(VARIANTS_AD) + " (posterior "
+                        "cingulate and precuneus only), DLB " + ", ".join(VARIANTS_DLB)
                         + "; world B AD: " + ", ".join(VARIANTS_B["AD"]) + "; world B DLB: "
                         + ", ".join(VARIANTS_B["DLB"]))
     p.add_argument("--matrix", type=int, choices=(64, 128), default=None,

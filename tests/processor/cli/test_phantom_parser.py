@@ -9,6 +9,7 @@ from processor.cli.parsers import phantom as parser
 def test_world_a_variants_match_the_simulation() -> None:
     assert parser.VARIANTS == tuple(world_a.VARIANTS)
     assert parser.VARIANTS_DLB == tuple(world_a.DLB_VARIANTS)
+    assert parser.VARIANTS_AD == tuple(world_a.AD_VARIANTS)
 
 
 def test_world_b_variants_match_the_simulation() -> None:

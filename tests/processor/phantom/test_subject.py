@@ -102,6 +102,20 @@ def test_dlb_literature_variants_spare_v1_or_involve_the_posterior_cingulate(atl
         disease_regions(np.random.default_rng(5), "DLB", 0.25, "occipital_only")
 
 
+def test_early_ad_only_in_the_posterior_cingulate_and_precuneus_when_asked(atlas):
+    """World A's early AD (made only when asked for): the earliest sites and nothing else; a
+    DLB is refused it; the drawn variants, and so every existing seed's studies, are unchanged."""
+    def run(variant, label="AD", seed=5):
+        return simulate_subject(np.random.default_rng(seed), label,
+                                SubjectOptions(variant=variant, severity=(0.25, 0.25)), atlas)[1]
+    early, typical = run("early"), run("typical")
+    assert set(early["regions"]) == {f"{b}_{s}" for b in ("posterior_cingulate", "precuneus") for s in ("L", "R")}
+    assert set(typical["regions"]) > set(early["regions"]) and any(n.startswith("angular") for n in typical["regions"])
+    assert early["variant"] == "early"
+    with pytest.raises(ValueError, match="an AD variant"):
+        disease_regions(np.random.default_rng(5), "DLB", 0.25, "early")
+
+
 def test_apply_reduction_exact_in_one_voi(atlas):
     base = base_activity(atlas)
     out = apply_reduction(base, atlas, ["cuneus_L"], 0.25)
