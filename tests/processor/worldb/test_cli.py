@@ -24,7 +24,7 @@ def test_world_b_writes_folders_and_sidecars(tmp_path):
 def test_world_b_refuses_another_worlds_variant(tmp_path, capsys):
     rc = main(["phantom", "--world", "B", "--out", str(tmp_path), "--label", "AD", "--variant", "partial"])
     assert rc == 2 and "world B AD variant" in capsys.readouterr().err
-    rc = main(["phantom", "--out", str(tmp_path), "--label", "AD", "--variant", "early"])
+    rc = main(["phantom", "--out", str(tmp_path), "--label", "AD", "--variant", "temporal"])
     assert rc == 2 and "world A AD variant" in capsys.readouterr().err
 
 
