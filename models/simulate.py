@@ -321,6 +321,8 @@ def ours_regions(rng: np.random.Generator, label: str, cfg: SimulationConfig) ->
         if rng.random() < cfg.ad_temporal_p:
             pattern[AD_TEMPORAL] = float(rng.uniform(*cfg.ad_temporal_share))
         if cfg.ad_early_p > 0 and rng.random() < cfg.ad_early_p:
+            # after the temporal draw and before the partial one, which then change nothing but keep
+            # their places in the random stream
             pattern = {b: s for b, s in pattern.items() if b in AD_EARLY}
             drawn["early_only"] = True
     else:

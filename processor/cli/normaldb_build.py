@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if rejected and args.strict:
         raise SpectSSPError(rejected[0].error.code,
                             f"{len(rejected)} input series rejected (--strict); the lines above name them; "
-                            "without --strict they are left out and the database is built from the rest.")
+                            "without --strict they are left out and the rest are used (the command then exits 1).")
     tracers = {s.tracer or "unknown" for s in ok}
     if args.tracer:
         args.tracer = normalise_tracer(args.tracer) or args.tracer
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"{failed + len(left_out)} of {len(ok)} series failed "
                             "registration or its quality control, or were left out as QC outliers (--strict); "
                             f"no database written to {str(args.out)!r}. The lines above name them; without "
-                            "--strict they are left out and the database is built from the rest.")
+                            "--strict they are left out and the rest are used (the command then exits 1).")
     try:
         ndb = builder.build(note=args.note, template=template, template_meta=template_meta,
                             member_qc_template="bundled" if template is None else "site")

@@ -8,13 +8,7 @@ from pathlib import Path
 from processor.cli.common import add_config_arg
 from processor.config import MAX_TEMPLATE_ROUNDS
 
-HELP = """\
-Build a normal database from a site's own normal studies (the paper used 28), or show one.
-
-  spectssp normaldb build NORMALS/ --out site.ndb
-  spectssp normaldb info site.ndb
-  spectssp normaldb info --config site.yaml     # the databases the configuration uses
-
+BUILD_DETAILS = """\
 Each series goes through intake and registration like a patient study, is harmonised to
 ssp.resolution_fwhm_mm (config.yaml), and its 3D-SSP values and reference-region means are
 stored, with the registered volume (for retraining and for leave-one-out maps). All members
@@ -25,13 +19,27 @@ rounds of register-and-average, starting from the bundled template; 0: none) and
 database: patients processed against it are registered to it, and their registration QC is
 judged against the members' QC values (docs/registration.md).
 """
+HELP = """\
+Build a normal database from a site's own normal studies (the paper used 28), or show one.
+
+  spectssp normaldb build NORMALS/ --out site.ndb
+  spectssp normaldb info site.ndb
+  spectssp normaldb info --config site.yaml     # the databases the configuration uses
+
+""" + BUILD_DETAILS
+BUILD_HELP = """\
+Build a normal database from a site's own normal studies (the paper used 28).
+
+  spectssp normaldb build NORMALS/ --out site.ndb
+
+""" + BUILD_DETAILS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("normaldb", help="build or show a normal database", description=HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    b = ssub.add_parser("build", help="build a database from normal DICOM studies", description=HELP,
+    b = ssub.add_parser("build", help="build a database from normal DICOM studies", description=BUILD_HELP,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     b.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                    help="folders or DICOM files of normal studies; every series found under them is one member")

@@ -67,4 +67,4 @@ def test_a_member_whose_qc_is_an_outlier_is_left_out_and_recorded(tmp_path, caps
                  "--template-rounds", "1", "--strict"]) != 0
     printed = capsys.readouterr()
     assert not strict.exists() and "left out as QC outliers (--strict)" in printed.out + printed.err
-    assert "without --strict they are left out and the database is built from the rest" in printed.out + printed.err
+    assert "without --strict they are left out and the rest are used" in printed.out + printed.err

@@ -38,3 +38,16 @@ def test_phantom_command_makes_world_a_dlb_literature_variants_for_dlb_only(tmp_
     rc = main(["phantom", "--out", str(tmp_path / "ad"), "--label", "AD", "--variant", "no_cingulate_island"])
     assert rc == 2 and not (tmp_path / "ad").exists()
     assert "not a world A AD variant" in capsys.readouterr().err
+
+
+def test_phantom_command_makes_world_a_early_ad_for_ad_only(tmp_path, capsys):
+    rc = main(["phantom", "--out", str(tmp_path / "ad"), "--label", "AD", "--seed", "3", "--matrix", "64",
+               "--variant", "early"])
+    assert rc == 0
+    truth = json.loads((tmp_path / "ad" / "AD_3_0.truth.json").read_text())
+    assert truth["variant"] == "early"
+    assert {n.rsplit("_", 1)[0] for n in truth["regions"]} == {"posterior_cingulate", "precuneus"}
+    rc = main(["phantom", "--out", str(tmp_path / "dlb"), "--label", "DLB", "--variant", "early"])
+    assert rc == 2 and not (tmp_path / "dlb").exists()
+    err = capsys.readouterr().err
+    assert "not a world A DLB variant" in err and "allowed:" in err and "no_cingulate_island" in err

@@ -1,12 +1,15 @@
 """Subject simulation: determinism, disease patterns on the atlas grid, known reductions."""
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pytest
 
 from atlas import load_atlas, voi
-from processor.phantom.subject import (SubjectOptions, apply_reduction, base_activity, disease_regions,
-                                       simulate_subject)
+from processor.phantom.subject import (DLB_VARIANTS, VARIANTS, SubjectOptions, apply_reduction, base_activity,
+                                       disease_regions, simulate_subject)
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +117,14 @@ def test_early_ad_only_in_the_posterior_cingulate_and_precuneus_when_asked(atlas
     assert early["variant"] == "early"
     with pytest.raises(ValueError, match="an AD variant"):
         disease_regions(np.random.default_rng(5), "DLB", 0.25, "early")
+    out = []   # every variant that existed before: the same regions, draws and random stream (pinned)
+    for seed in range(30):
+        for label in ("AD", "DLB"):
+            for variant in VARIANTS + (DLB_VARIANTS if label == "DLB" else ()):
+                rng = np.random.default_rng(seed)
+                regions, drawn = disease_regions(rng, label, 0.25, variant)
+                out.append([sorted((k, round(x, 9)) for k, x in regions.items()), sorted(drawn), float(rng.random())])
+    assert hashlib.sha256(json.dumps(out).encode()).hexdigest()[:16] == "c12bb8b8ef80fdec"
 
 
 def test_apply_reduction_exact_in_one_voi(atlas):
