@@ -223,13 +223,15 @@ class SimulationConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
     def key(self, ndb_sha: str, atlas_sha: str) -> str:
-        config = self.as_dict()
-        if config["views"] == "2x2":   # the layout before there was a choice: its data sets keep their keys
-            del config["views"]
-        if config["ad_early_p"] == 0:  # likewise a recipe without early AD (the key it had before the knob)
-            del config["ad_early_p"]
+        # a setting added later is left out at its neutral value: older data sets keep their keys
+        config = {k: v for k, v in self.as_dict().items() if _KEY_NEUTRAL.get(k, _NOT_NEUTRAL) != v}
         blob = json.dumps({"config": config, "ndb": ndb_sha, "atlas": atlas_sha, "v": SIM_VERSION}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_NOT_NEUTRAL = object()
+# settings added after data sets were cached, with the value every earlier data set had
+_KEY_NEUTRAL: dict[str, Any] = {"views": "2x2", "ad_early_p": 0.0}
 
 
 def _tuples(d: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,11 @@ from spectssp.errors import ErrorCode, SpectSSPError
 log = logging.getLogger(__name__)
 
 
+# what a user refused by --strict can do next
+_WITHOUT_STRICT = ("the lines above name them; without --strict they are left out and the rest are used "
+                   "(the command then exits 1).")
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     inputs = existing_inputs(args.inputs)
@@ -35,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
     ok = [s for s in series if s.status == "ok"]
     if rejected and args.strict:
         raise SpectSSPError(rejected[0].error.code,
-                            f"{len(rejected)} input series rejected (--strict); the lines above name them; "
-                            "without --strict they are left out and the rest are used (the command then exits 1).")
+                            f"{len(rejected)} input series rejected (--strict); {_WITHOUT_STRICT}")
     tracers = {s.tracer or "unknown" for s in ok}
     if args.tracer:
         args.tracer = normalise_tracer(args.tracer) or args.tracer
@@ -79,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if (failed or left_out) and args.strict:  # --strict: no database unless every series made it in
         raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"{failed + len(left_out)} of {len(ok)} series failed "
                             "registration or its quality control, or were left out as QC outliers (--strict); "
-                            f"no database written to {str(args.out)!r}. The lines above name them; without "
-                            "--strict they are left out and the rest are used (the command then exits 1).")
+                            f"no database written to {str(args.out)!r}. {_WITHOUT_STRICT[0].upper()}{_WITHOUT_STRICT[1:]}")
     try:
         ndb = builder.build(note=args.note, template=template, template_meta=template_meta,
                             member_qc_template="bundled" if template is None else "site")

@@ -37,13 +37,14 @@ DLB_VARIANTS = ("occipital_spared_v1", "no_cingulate_island")
 # AD confined to its earliest sites, the posterior cingulate and precuneus (Minoshima 1997), made
 # only when asked for, as the DLB variants above; the training simulation's ``ad_early_p``.
 AD_VARIANTS = ("early",)
+ASKED_VARIANTS = {"AD": AD_VARIANTS, "DLB": DLB_VARIANTS}   # label -> the variants made only when asked for
 DLB_V1_SHARE = (0.0, 0.3)            # the medial occipital share of the severity when spared
 DLB_CINGULATE_SHARE = (0.4, 0.9)     # the posterior cingulate share without the island sign
 
 
 def variants_for(label: str) -> tuple[str, ...]:
     """The variants a study of ``label`` may be asked for (NC accepts and ignores the drawn ones)."""
-    return VARIANTS + {"DLB": DLB_VARIANTS, "AD": AD_VARIANTS}.get(label, ())
+    return VARIANTS + ASKED_VARIANTS.get(label, ())
 
 
 # Disease patterns: VOI base name -> share of the severity. AD: temporoparietal association
@@ -96,7 +97,7 @@ class SubjectOptions:
         lo, hi = self.severity
         if not 0 <= lo <= hi < 1:
             raise ValueError(f"severity must be 0 <= min <= max < 1, got {self.severity}")
-        every = VARIANTS + AD_VARIANTS + DLB_VARIANTS
+        every = VARIANTS + sum(ASKED_VARIANTS.values(), ())
         if self.variant is not None and self.variant not in every:
             raise ValueError(f"variant must be one of {', '.join(every)}, got {self.variant!r}")
 
@@ -203,8 +204,8 @@ def disease_regions(rng: np.random.Generator, label: str, severity: float, varia
     if label == "NC":
         return {}, {}
     if variant not in variants_for(label):   # before any draw: valid variants keep their draws
-        kind = ("a DLB variant" if variant in DLB_VARIANTS else "an AD variant" if variant in AD_VARIANTS
-                else "not a world A variant")
+        owner = next((other for other, asked in ASKED_VARIANTS.items() if variant in asked), None)
+        kind = f"{'an' if owner == 'AD' else 'a'} {owner} variant" if owner else "not a world A variant"
         raise ValueError(f"variant {variant!r} is {kind}; {label} has none of it")
     pattern = dict(AD_PATTERN if label == "AD" else DLB_PATTERN)
     early = AD_EARLY if label == "AD" else DLB_EARLY
