@@ -182,11 +182,14 @@ class Pipeline:
         self.startup_warnings: list[str] = []
         trained_on = card_normal_database_sha256(card)
         if self.model_path is not None and trained_on and trained_on != self.ndb.sha256():
-            # The CNN sees Z maps; against another database they shift. Still usable, but say so.
+            # The CNN sees Z maps; against another database they shift. A site's own database is
+            # the supported reading (validity report, session 12: rule (d)), but every result says
+            # which network read which database.
             self.startup_warnings.append(
                 f"the model {card['name']} was trained against another normal database "
-                f"({trained_on[:12]}) than the one in use ({self.ndb.sha256()[:12]}); retrain it with "
-                "'spectssp train --normaldb' on this database")
+                f"({trained_on[:12]}) than the one in use ({self.ndb.sha256()[:12]}); reading a site's "
+                "own database with it is supported (docs/evaluation/validity-report.md, session 12), "
+                "retraining on it with 'spectssp train --normaldb' is optional")
             log.warning(self.startup_warnings[-1])
         self.ndb_info = NormalDatabaseInfo(str(ndb_path), self.ndb.n, self.ndb.tracer, self.ndb.sha256()[:16])
 

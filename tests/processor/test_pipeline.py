@@ -256,3 +256,25 @@ def test_stage_observer_hears_each_stage_in_order_and_cannot_fail_a_series(tmp_p
     for i, r in enumerate(results):
         expected += (["read"] if i else []) + (list(STAGES[1:]) if r["status"] == "ok" else [])
     assert heard == expected and STAGES == ("read", "register", "ssp", "classify", "write")
+
+
+def test_a_model_trained_against_another_database_is_said_in_every_result(tmp_path):
+    """The bundled network read against another database (a site's own, the supported reading):
+    each result names both databases and says retraining is optional; the bundled model with
+    the database it was trained against says nothing."""
+    from processor.config import from_dict
+    dest = tmp_path / "model"
+    shutil.copytree(BUNDLED_MODEL_DIR, dest)
+    card = json.loads((dest / "model.json").read_text())
+    card["normal_database"]["sha256"] = "ab" * 32
+    (dest / "model.json").write_text(json.dumps(card))
+    warnings = {}
+    for name, model in (("other", dest), ("bundled", BUNDLED_MODEL_DIR)):
+        pipe = Pipeline(from_dict({"model": str(model)}))
+        try:
+            warnings[name] = pipe.startup_warnings
+        finally:
+            pipe.close()
+    assert warnings["bundled"] == []
+    (text,) = warnings["other"]
+    assert "another normal database (abababababab)" in text and "is optional" in text, text
