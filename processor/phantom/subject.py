@@ -38,6 +38,7 @@ DLB_VARIANTS = ("occipital_spared_v1", "no_cingulate_island")
 # only when asked for, as the DLB variants above; the training simulation's ``ad_early_p``.
 AD_VARIANTS = ("early",)
 ASKED_VARIANTS = {"AD": AD_VARIANTS, "DLB": DLB_VARIANTS}   # label -> the variants made only when asked for
+EVERY_VARIANT = VARIANTS + sum(ASKED_VARIANTS.values(), ())
 DLB_V1_SHARE = (0.0, 0.3)            # the medial occipital share of the severity when spared
 DLB_CINGULATE_SHARE = (0.4, 0.9)     # the posterior cingulate share without the island sign
 
@@ -97,9 +98,8 @@ class SubjectOptions:
         lo, hi = self.severity
         if not 0 <= lo <= hi < 1:
             raise ValueError(f"severity must be 0 <= min <= max < 1, got {self.severity}")
-        every = VARIANTS + sum(ASKED_VARIANTS.values(), ())
-        if self.variant is not None and self.variant not in every:
-            raise ValueError(f"variant must be one of {', '.join(every)}, got {self.variant!r}")
+        if self.variant is not None and self.variant not in EVERY_VARIANT:
+            raise ValueError(f"variant must be one of {', '.join(EVERY_VARIANT)}, got {self.variant!r}")
 
 
 def _uniform(rng: np.random.Generator, r: tuple[float, float]) -> float:
