@@ -6,7 +6,7 @@ import logging
 import sys
 
 from processor.batch import BatchOptions, run_batch
-from processor.cli.common import existing_inputs
+from processor.cli.common import existing_inputs, show_progress
 from processor.config import load_config
 from spectssp.errors import ConfigError
 
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
                               f"got {value}.")
     opts = BatchOptions(existing_inputs(args.inputs), args.out, cfg, scheduler=args.scheduler,
                         workers=args.workers or 0, threads_per_worker=args.threads_per_worker or 0,
-                        force=args.force, progress=sys.stderr.isatty() and not args.quiet)
+                        force=args.force, progress=show_progress(args))
     report = run_batch(opts)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items())) or "nothing new"
     print(f"{report.processed} series processed ({counts}), {report.skipped} skipped; "

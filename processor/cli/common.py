@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from spectssp.errors import ErrorCode
@@ -11,6 +12,12 @@ from spectssp.errors import SpectSSPError
 def add_config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=None, metavar="FILE",
                    help="YAML settings (see config.yaml); defaults are used for anything it omits")
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only where someone watches them: standard error is a terminal, and neither
+    -q nor --no-progress was given. A bar redrawn into a log file or a pipe is noise there."""
+    return sys.stderr.isatty() and not getattr(args, "quiet", False) and not getattr(args, "no_progress", False)
 
 
 def existing_inputs(paths: list[Path]) -> list[Path]:

@@ -14,6 +14,7 @@ from models.inference import load_classifier
 from models.metrics import fmt
 from models.simulate import GENERAL_KEYS, SimulationConfig, build_or_load, load_dataset
 from processor import evaluation
+from processor.cli.common import show_progress
 from processor.config import from_dict, load_config
 from processor.pipeline import resolve_normal_database
 from spectssp.errors import ErrorCode, SpectSSPError
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def run(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    progress = not args.no_progress
+    progress = show_progress(args)
     try:
         clf = load_classifier(args.model, cfg.classifier.device)
     except (OSError, ValueError) as exc:

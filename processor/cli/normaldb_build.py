@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from atlas import load_atlas
 from atlas.normaldb_build import NormalDatabaseBuilder
-from processor.cli.common import existing_inputs
+from processor.cli.common import existing_inputs, show_progress
 from processor.config import load_config
 from processor.intake import intake_options, load_series, normalise_tracer
 from processor.registration import register
@@ -60,12 +60,14 @@ def run(args: argparse.Namespace) -> int:
     register_kw = dict(stages=rc.stages, threads=rc.threads, seed=rc.seed, profile=rc.profile)
     rounds = rc.site_template_rounds if args.template_rounds is None else args.template_rounds
     symmetric = bool(args.symmetric_template or rc.site_template_symmetric)
-    template, template_meta = _site_template(ok, atlas, rounds, symmetric, rc.qc_floor, register_kw)
+    template, template_meta = _site_template(ok, atlas, rounds, symmetric, rc.qc_floor, register_kw,
+                                              show_progress(args))
     # Members of a database with a site template are judged against it at the gross-failure
     # floor (their spread is what patients are then judged against); without one, as before.
     threshold = rc.qc_threshold if template is None else rc.qc_floor
     failed = 0
-    for s in tqdm(ok, desc="normal studies" if template is None else "normal studies, site template", unit="study"):
+    for s in tqdm(ok, desc="normal studies" if template is None else "normal studies, site template", unit="study",
+                  disable=not show_progress(args)):
         try:
             reg = register(s.image, atlas, template=template, **register_kw)
             if reg.qc < threshold:
@@ -124,7 +126,7 @@ def _leave_out_outliers(builder: NormalDatabaseBuilder, floor: float) -> list[di
 
 
 def _site_template(ok: list, atlas, rounds: int, symmetric: bool, floor: float,
-                   register_kw: dict) -> tuple:
+                   register_kw: dict, progress: bool) -> tuple:
     """The site template and its metadata, or (None, None) for ``rounds`` 0 or too few series."""
     if rounds == 0 or len(ok) < 3:   # fewer than 3 makes no database anyway: the build says so
         return None, None
@@ -141,7 +143,7 @@ def _site_template(ok: list, atlas, rounds: int, symmetric: bool, floor: float,
 
     try:
         template = build_template([s.image for s in ok], atlas, rounds, symmetric=symmetric, floor=floor,
-                                  register_kw=register_kw, report=report)
+                                  register_kw=register_kw, report=report, progress=progress)
     except ValueError as exc:
         raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"cannot make a site template: {exc} "
                             f"(QC floor registration.qc_floor = {floor}).") from None

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from processor import phantom as world_a
 from processor import worldb as world_b
+from processor.cli.common import show_progress
 from processor.cli.parsers.phantom import VARIANTS_B
 from spectssp.errors import ConfigError, ErrorCode, SpectSSPError
 
@@ -45,7 +46,8 @@ def _run_world_a(args: argparse.Namespace) -> int:
                                      normal_pattern=args.normal_pattern)
     scanner = world_a.ScannerOptions(matrix=args.matrix, noise_free=args.noise_free)
     indices = _output_indices(args)
-    for n in tqdm(indices, desc=f"phantom {args.label}", unit="study", disable=args.count == 1):
+    bar_off = args.count == 1 or not show_progress(args)
+    for n in tqdm(indices, desc=f"phantom {args.label}", unit="study", disable=bar_off):
         layout = args.layout or "multiframe"
         if layout == "mixed":
             # Drawn from (seed, index) so a study's layout does not depend on --start or --count.
@@ -73,7 +75,8 @@ def _run_world_b(args: argparse.Namespace) -> int:
     camera = world_b.CameraOptions(matrix=args.matrix, noise_free=args.noise_free)
     layout = None if args.layout in (None, "mixed") else args.layout
     indices = _output_indices(args)
-    for n in tqdm(indices, desc=f"world B {args.label}", unit="study", disable=args.count == 1):
+    bar_off = args.count == 1 or not show_progress(args)
+    for n in tqdm(indices, desc=f"world B {args.label}", unit="study", disable=bar_off):
         study = world_b.make_study(args.label, args.seed, n, camera=camera, disease=disease, layout=layout)
         try:
             world_b.write_study(study, args.out / study.name)

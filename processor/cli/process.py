@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from processor.cli.common import existing_inputs
+from processor.cli.common import existing_inputs, show_progress
 from processor.config import load_config
 from processor.pipeline import make_pipeline
 
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     # a run whose every series is rejected (a foreign tracer) never imports them.
     pipeline = make_pipeline(cfg, defer_preload=True)
     try:
-        results = pipeline.process_paths(inputs, args.out, progress=not args.json)
+        results = pipeline.process_paths(inputs, args.out, progress=not args.json and show_progress(args))
     finally:   # loads not started yet (the later series were rejected) are dropped
         pipeline.close()
     if args.json:

@@ -10,6 +10,7 @@ from atlas.normaldb import NormalDatabase
 from models.metrics import fmt
 from models.simulate import SimulationConfig, build_or_load
 from models.train import TrainConfig, train_model
+from processor.cli.common import show_progress
 from processor.config import load_config
 from spectssp.errors import ErrorCode, SpectSSPError
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.with_regional_model and tc.network == "logreg":
         raise SpectSSPError(ErrorCode.CONFIG_INVALID, "--with-regional-model combines the regional model with a CNN; "
                             "the logreg network is the regional model alone.")
-    progress = not args.no_progress
+    progress = show_progress(args)
     cache = Path(args.cache_dir) if args.cache_dir else (Path(t.cache_dir) if t.cache_dir else None)
     ds, folder = build_or_load(ndb, atlas, sim, cache, progress=progress)
     print(f"data set {folder}: " + ", ".join(f"{s} " + "/".join(f"{c} {n}" for c, n in v.items())
