@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMANDS.values():
         p = module.add_parser(sub)
         p.add_argument("-v", "--verbose", action="count", default=0, help="more console output (-vv: debug)")
-        p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only, no progress bars (bars are drawn only on a terminal)")
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="warnings and errors only, no progress bars (bars are drawn only on a terminal)")
         p.add_argument("--log-dir", type=Path, default=None,
                        help="where the DEBUG log file of this run goes (default: $SPECTSSP_LOG_DIR, "
                             "else ~/.local/state/spectssp/logs)")

@@ -60,14 +60,14 @@ def run(args: argparse.Namespace) -> int:
     register_kw = dict(stages=rc.stages, threads=rc.threads, seed=rc.seed, profile=rc.profile)
     rounds = rc.site_template_rounds if args.template_rounds is None else args.template_rounds
     symmetric = bool(args.symmetric_template or rc.site_template_symmetric)
-    template, template_meta = _site_template(ok, atlas, rounds, symmetric, rc.qc_floor, register_kw,
-                                              show_progress(args))
+    progress = show_progress(args)
+    template, template_meta = _site_template(ok, atlas, rounds, symmetric, rc.qc_floor, register_kw, progress)
     # Members of a database with a site template are judged against it at the gross-failure
     # floor (their spread is what patients are then judged against); without one, as before.
     threshold = rc.qc_threshold if template is None else rc.qc_floor
     failed = 0
     for s in tqdm(ok, desc="normal studies" if template is None else "normal studies, site template", unit="study",
-                  disable=not show_progress(args)):
+                  disable=not progress):
         try:
             reg = register(s.image, atlas, template=template, **register_kw)
             if reg.qc < threshold:
