@@ -16,24 +16,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
-from atlas import load_atlas, voi
+from atlas import load_atlas
 from atlas.load import BUNDLED_NORMAL_DATABASE
 from atlas.normaldb import NormalDatabase
+from models.features import RegionFeatures
 from spectssp.core.zscore import decrease_z
 
 REFERENCE = "GLB"
 
 
-def region_offsets(site: NormalDatabase, reference: NormalDatabase, pixel_voi: np.ndarray) -> dict[str, float]:
-    """Mean decrease Z of the site's members against the reference database, per lobar region,
-    plus ``"pixels Z > 2"``: the mean share of surface pixels over 2 per member."""
+def region_offsets(site: NormalDatabase, reference: NormalDatabase, regions: RegionFeatures) -> dict[str, float]:
+    """Mean decrease Z of the site's members against the reference database, per lobar region
+    (the regional Z table of ``models.features``), plus ``"pixels Z > 2"``: the mean share of
+    surface pixels over 2 per member."""
     r = reference.references.index(REFERENCE)
     z = decrease_z(site.normalised()[:, site.references.index(REFERENCE), :], reference.mean[r], reference.sd[r])
-    offset = z.mean(axis=0)
-    out = {rs.name: float(offset[np.isin(pixel_voi, [voi.LABELS[v] for v in rs.vois])].mean())
-           for rs in voi.REGION_TABLE}
+    out = dict(zip(regions.regions, map(float, regions(z.mean(axis=0)[None, :]))))
     out["pixels Z > 2"] = float((z > 2).mean())
     return out
 
@@ -45,8 +43,8 @@ def main() -> None:
                     help="the database they are read against (default: the bundled one)")
     args = ap.parse_args()
     reference = NormalDatabase.load(args.reference, volumes=False)
-    pixel_voi = load_atlas().pixel_voi
-    table = {Path(p).stem: region_offsets(NormalDatabase.load(p, volumes=False), reference, pixel_voi)
+    regions = RegionFeatures(load_atlas().pixel_voi, [REFERENCE])
+    table = {Path(p).stem: region_offsets(NormalDatabase.load(p, volumes=False), reference, regions)
              for p in args.site}
     print(f"| region (mean Z against {Path(args.reference).name}) | " + " | ".join(table) + " |")
     print("|---" * (len(table) + 1) + "|")

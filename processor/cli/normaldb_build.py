@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpectSSPError(ErrorCode.REGISTRATION_FAILED, f"{failed + len(left_out)} of {len(ok)} series failed "
                             "registration or its quality control, or were left out as QC outliers (--strict); "
                             f"no database written to {str(args.out)!r}. "
-                            f"{_WITHOUT_STRICT[0].upper()}{_WITHOUT_STRICT[1:]}")
+                            f"{_WITHOUT_STRICT.capitalize()}")
     try:
         ndb = builder.build(note=args.note, template=template, template_meta=template_meta,
                             member_qc_template="bundled" if template is None else "site")

@@ -40,14 +40,18 @@ def run(args: argparse.Namespace) -> int:
     return _run_world_a(args)
 
 
+def _bar(indices: range, desc: str, args: argparse.Namespace) -> tqdm:
+    """The studies to write, with a progress bar when there is more than one and someone watches."""
+    return tqdm(indices, desc=desc, unit="study", disable=args.count == 1 or not show_progress(args))
+
+
 def _run_world_a(args: argparse.Namespace) -> int:
     lo, hi = args.severity if args.severity is not None else (0.10, 0.35)
     subject = world_a.SubjectOptions(severity=(lo, hi), variant=args.variant, tracer=args.tracer,
                                      normal_pattern=args.normal_pattern)
     scanner = world_a.ScannerOptions(matrix=args.matrix, noise_free=args.noise_free)
     indices = _output_indices(args)
-    bar_off = args.count == 1 or not show_progress(args)
-    for n in tqdm(indices, desc=f"phantom {args.label}", unit="study", disable=bar_off):
+    for n in _bar(indices, f"phantom {args.label}", args):
         layout = args.layout or "multiframe"
         if layout == "mixed":
             # Drawn from (seed, index) so a study's layout does not depend on --start or --count.
@@ -75,8 +79,7 @@ def _run_world_b(args: argparse.Namespace) -> int:
     camera = world_b.CameraOptions(matrix=args.matrix, noise_free=args.noise_free)
     layout = None if args.layout in (None, "mixed") else args.layout
     indices = _output_indices(args)
-    bar_off = args.count == 1 or not show_progress(args)
-    for n in tqdm(indices, desc=f"world B {args.label}", unit="study", disable=bar_off):
+    for n in _bar(indices, f"world B {args.label}", args):
         study = world_b.make_study(args.label, args.seed, n, camera=camera, disease=disease, layout=layout)
         try:
             world_b.write_study(study, args.out / study.name)
